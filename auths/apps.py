@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthsConfig(AppConfig):
+    name = "auths"
+    verbose_name = "Authorizations"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CarecasesConfig(AppConfig):
+    name = "carecases"
+    verbose_name = "Care management"

@@ -1,0 +1,70 @@
+"""Server-assigned keys never collide with keys a client chose, before or after."""
+
+import pytest
+from django.db import connections
+
+from auths.models import Auth
+from carecases.models import CareCase
+from grievances.models import Grievance
+from vbaproject.batch import upsert_batch
+from vbaproject.sample_data import sample_item
+
+pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
+
+
+def keys(results):
+    return [r["id"][0]["value"] for r in results]
+
+
+def test_assigned_integer_keys_skip_explicit_ones(demo_db):
+    first = upsert_batch(Grievance, [sample_item(Grievance) for _ in range(3)], user="t")
+    assert [r["status"] for r in first] == [201] * 3
+    explicit = max(keys(first)) + 5
+    upsert_batch(Grievance, [sample_item(Grievance, grievance_Key=explicit)], user="t")
+    later = upsert_batch(
+        Grievance, [sample_item(Grievance, grievance_Key=0), sample_item(Grievance)], user="t"
+    )
+    assert [r["status"] for r in later] == [201, 201]
+    assert min(keys(later)) > explicit
+    assert Grievance.objects.count() == 6
+
+
+def test_orm_inserts_also_skip_explicit_keys(demo_db):
+    """The admin saves through the ORM: its identity-assigned keys must skip client keys too."""
+    upsert_batch(CareCase, [sample_item(CareCase, case_Key=500)], user="t")
+    item = sample_item(CareCase)
+    case = CareCase.objects.create(
+        entry_Date="2024-01-01T00:00:00Z", update_Date="2024-01-01T00:00:00Z", **item
+    )
+    assert case.pk > 500
+
+
+def test_explicit_keys_after_assigned_ones_update_them(demo_db):
+    (created,) = upsert_batch(Grievance, [sample_item(Grievance)], user="t")
+    (again,) = upsert_batch(
+        Grievance, [sample_item(Grievance, grievance_Key=created["id"][0]["value"])], user="t"
+    )
+    assert (created["status"], again["status"]) == (201, 200)
+
+
+def test_assigned_auth_numbers_skip_numbers_clients_chose(demo_db):
+    chosen = [sample_item(Auth, auth_Number=str(n)) for n in range(1, 6)]
+    upsert_batch(Auth, [*chosen, sample_item(Auth, auth_Number="A-7")], user="t")
+    results = upsert_batch(
+        Auth,
+        [sample_item(Auth), sample_item(Auth, auth_Number=""), sample_item(Auth, auth_Number=None)],
+        user="t",
+    )
+    assigned = keys(results)
+    assert [r["status"] for r in results] == [201] * 3
+    assert len(set(assigned)) == 3 and not set(assigned) & {"1", "2", "3", "4", "5"}
+    assert all(isinstance(k, str) for k in assigned)
+    assert Auth.objects.count() == 9
+
+
+@pytest.mark.postgres
+def test_identity_sequence_is_moved_past_explicit_keys_on_postgres(demo_db):
+    upsert_batch(Grievance, [sample_item(Grievance, grievance_Key=9000)], user="t")
+    with connections[demo_db].cursor() as cursor:
+        cursor.execute("SELECT last_value FROM pg_sequences WHERE sequencename LIKE 'grievances_grievance%%'")
+        assert cursor.fetchone()[0] >= 9000

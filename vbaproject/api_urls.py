@@ -1,0 +1,3 @@
+"""The VBAPI routes, collected from each entity app's ``api.routes``."""
+
+urlpatterns = []

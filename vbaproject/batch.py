@@ -1,0 +1,187 @@
+"""The batch-upsert engine behind every PUT batch route (contract §4).
+
+The outcome must equal applying the items one at a time, in order. The engine gets there
+without a statement per item:
+
+1. Every item is validated by the entity's compiled validator; invalid items are answered 400
+   and take no further part.
+2. References to other entities are checked with one query per referenced entity.
+3. Valid items are written in fixed-size chunks, each in its own transaction. Inside a chunk
+   the occurrences of one key collapse into its last one (the first occurrence is 201 or 200
+   as the database says, the later ones 200), and one statement upserts the chunk.
+4. A chunk the database rejects as a whole is rolled back and replayed one item at a time,
+   each in its own transaction, so one bad item never takes its neighbours with it.
+"""
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, router, transaction
+from django.utils import timezone
+
+from vbaproject.activity import current_activity_id
+from vbaproject.entities import entity_spec
+from vbaproject.upsert_sql import column_order, writer_for
+from vbaproject.validation import validator_for
+
+logger = logging.getLogger(__name__)
+
+RETRIES = 5
+LOOKUP_CHUNK = 5000
+
+
+class DatabaseUnavailable(Exception):
+    """The client database cannot be reached; the whole request fails (503)."""
+
+
+@dataclass(slots=True)
+class Occurrence:
+    index: int  # position in the request
+    key: Any  # as sent; None when the server assigns one
+    row: tuple  # values in column_order(), key position included
+
+
+def result(key_name, key, status, body):
+    return {"id": [{"key": key_name, "value": key}], "status": status, "body": body}
+
+
+def _key_as_sent(item, key_name):
+    if isinstance(item, dict):
+        lower = key_name.lower()
+        for name, value in item.items():
+            if name.lower() == lower:
+                return value
+    return None
+
+
+def _truncate(user, field):
+    return user if field.max_length is None else user[: field.max_length]
+
+
+def upsert_batch(model, items, user, now=None):
+    """Apply ``items`` (parsed JSON values) to ``model``'s table; one result dict per item."""
+    spec = entity_spec(model)
+    key_name = spec.key.name
+    validate = validator_for(model)
+    fields = column_order(spec)
+    client_attnames = [f.attname for f in fields[1:-4]]
+    now = now or timezone.now()
+    entry_user, update_user = (_truncate(user, f) for f in fields[-3::2])
+    audit = (now, entry_user, now, update_user)
+
+    results = [None] * len(items)
+    valid = []
+    for index, item in enumerate(items):
+        key, values, errors = validate(item)
+        if errors:
+            results[index] = result(key_name, _key_as_sent(item, key_name), 400, "; ".join(errors))
+        else:
+            row = (key, *[values[a] for a in client_attnames], *audit)
+            valid.append(Occurrence(index, key, row))
+
+    connection = connections[router.db_for_write(model)]
+    valid = _check_references(spec, fields, valid, results, key_name)
+    writer = writer_for(connection, spec)
+    chunk_size = settings.VBA_BATCH_CHUNK_ROWS
+    for start in range(0, len(valid), chunk_size):
+        _write_chunk(connection, writer, valid[start : start + chunk_size], results, key_name)
+    return results
+
+
+def _check_references(spec, fields, valid, results, key_name):
+    """Answer 400 for items naming a row of another entity that does not exist."""
+    for field, target in spec.references:
+        position = fields.index(field)
+        wanted = {occ.row[position] for occ in valid if occ.row[position] is not None}
+        if not wanted:
+            continue
+        wanted = sorted(wanted)
+        found = set()
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            found.update(target._default_manager.filter(pk__in=chunk).values_list("pk", flat=True))
+        kept = []
+        for occ in valid:
+            value = occ.row[position]
+            if value is None or value in found:
+                kept.append(occ)
+            else:
+                message = f"{field.name}: there is no {target._meta.verbose_name} {value} in this database"
+                results[occ.index] = result(key_name, occ.key or 0, 400, message)
+        valid = kept
+    return valid
+
+
+def _is_retryable(exc):
+    cause = exc.__cause__
+    name = type(cause).__name__ if cause else ""
+    return name in {"DeadlockDetected", "SerializationFailure"} or "database is locked" in str(exc)
+
+
+def _write_chunk(connection, writer, chunk, results, key_name):
+    for attempt in range(RETRIES):
+        try:
+            with transaction.atomic(using=connection.alias):
+                outcome = _apply(writer, chunk)
+        except DatabaseError as exc:
+            if _is_retryable(exc) and attempt < RETRIES - 1:
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                continue
+            _require_usable(connection, exc)
+            logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), exc)
+            _replay_one_at_a_time(connection, writer, chunk, results, key_name)
+            return
+        for index, key, status in outcome:
+            results[index] = result(key_name, key, status, "Created" if status == 201 else "Updated")
+        return
+
+
+def _apply(writer, chunk):
+    """Write one chunk; give (index, key, status) per occurrence."""
+    last = {}
+    assigned = []
+    for occ in chunk:
+        if occ.key is None:
+            assigned.append(occ)
+        else:
+            last[occ.key] = occ
+    created = writer.upsert([occ.row for occ in last.values()]) if last else set()
+    keys = writer.insert_new([occ.row[1:] for occ in assigned]) if assigned else []
+    outcome = [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
+    seen = set()
+    for occ in chunk:
+        if occ.key is not None:
+            first = occ.key not in seen
+            seen.add(occ.key)
+            outcome.append((occ.index, occ.key, 201 if first and occ.key in created else 200))
+    return outcome
+
+
+def _require_usable(connection, exc):
+    if isinstance(exc, OperationalError) and not connection.is_usable():
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+def _replay_one_at_a_time(connection, writer, chunk, results, key_name):
+    for occ in chunk:
+        try:
+            with transaction.atomic(using=connection.alias):
+                ((index, key, status),) = _apply(writer, [occ])
+            results[index] = result(key_name, key, status, "Created" if status == 201 else "Updated")
+        except IntegrityError as exc:
+            _require_usable(connection, exc)
+            logger.info("item %d rejected by the database: %s", occ.index, exc)
+            results[occ.index] = result(key_name, occ.key or 0, 400, f"rejected by the database: {exc}")
+        except DatabaseError as exc:
+            _require_usable(connection, exc)
+            logger.exception("item %d failed", occ.index)
+            results[occ.index] = result(
+                key_name,
+                occ.key or 0,
+                500,
+                f"Unexpected error while saving this item; activityID {current_activity_id()}",
+            )

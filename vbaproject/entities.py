@@ -1,0 +1,100 @@
+"""What the API knows of an entity, read off its model: JSON names, kinds, rules, the key.
+
+The model is the one declaration of an entity's fields. The JSON name of a field is its model
+field name (``case_Key``, ``drG_Code``, ``tPlan_DownLoaded``); the validator, the batch
+engine, the serializers, filters and the OpenAPI document all read this spec instead of
+listing fields again.
+"""
+
+import functools
+from dataclasses import dataclass
+
+from django.db import models
+
+AUDIT_FIELDS = ("entry_Date", "entry_User", "update_Date", "update_User")
+
+_KINDS = {
+    "AutoField": "integer",
+    "IntegerField": "integer",
+    "ForeignKey": "integer",
+    "FloatField": "number",
+    "BooleanField": "boolean",
+    "DateTimeField": "datetime",
+    "CharField": "string",
+    "TextField": "string",
+}
+
+
+@dataclass(frozen=True)
+class ApiField:
+    name: str  # the JSON name, also the model field name
+    attname: str  # the model attribute holding the raw value (``case_Key_id`` for a reference)
+    column: str
+    kind: str  # integer, number, boolean, datetime or string
+    nullable: bool
+    required: bool
+    max_length: int | None
+    min_length: int | None
+    is_key: bool
+    is_audit: bool
+    description: str
+    model_field: models.Field
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    model: type[models.Model]
+    fields: tuple[ApiField, ...]  # in the order of the VBAPI document
+    key: ApiField
+
+    @functools.cached_property
+    def by_lower_name(self):
+        return {f.name.lower(): f for f in self.fields}
+
+    @functools.cached_property
+    def client_fields(self):
+        """The fields a client's values are taken for (the server keeps the audit fields)."""
+        return tuple(f for f in self.fields if not f.is_audit)
+
+    @functools.cached_property
+    def references(self):
+        """Fields that must name an existing row of another entity: (field, target model)."""
+        return tuple((f, f.model_field.related_model) for f in self.fields if f.model_field.is_relation)
+
+    @property
+    def integer_key(self):
+        return self.key.kind == "integer"
+
+
+def _min_length(field):
+    for validator in field.validators:
+        if getattr(validator, "code", None) == "min_length":
+            return validator.limit_value
+    return None
+
+
+def _api_field(field):
+    is_key = field.primary_key
+    integer = _KINDS[field.get_internal_type()] == "integer"
+    return ApiField(
+        name=field.name,
+        attname=field.attname,
+        column=field.column,
+        kind=_KINDS[field.get_internal_type()],
+        nullable=field.null or (is_key and not integer),
+        # Integer keys are required by the VBAPI document (0 asks for an assigned key);
+        # any other field is required exactly when a form would require it.
+        required=(is_key and integer) or (not is_key and not field.blank),
+        max_length=field.max_length if field.get_internal_type() == "CharField" else None,
+        min_length=_min_length(field),
+        is_key=is_key,
+        is_audit=field.name in AUDIT_FIELDS,
+        description=str(field.help_text),
+        model_field=field,
+    )
+
+
+@functools.cache
+def entity_spec(model):
+    fields = tuple(_api_field(f) for f in model._meta.concrete_fields)
+    return EntitySpec(model=model, fields=fields, key=next(f for f in fields if f.is_key))

@@ -1,0 +1,170 @@
+"""Server-assigned keys that never collide with keys a client chose.
+
+Integer keys are identity columns. SQLite's AUTOINCREMENT already moves past any explicit
+key; on PostgreSQL an explicit key does not advance the identity sequence, so a statement
+trigger (installed by ``KeepSequenceAheadOfKeys`` in each app's migration) moves it past
+the largest key a statement inserted. Auth numbers are strings: they are drawn from a
+PostgreSQL sequence (or, on SQLite, which has one writer at a time, from the largest numeric
+number in the table) and any candidate already taken is skipped.
+"""
+
+from django.db import migrations
+
+_FUNCTION = """
+CREATE OR REPLACE FUNCTION vba_keep_sequence_ahead() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    seq text := pg_get_serial_sequence(
+        quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME), TG_ARGV[0]
+    );
+    top bigint;
+    last bigint;
+    called boolean;
+BEGIN
+    EXECUTE format('SELECT max(%I) FROM vba_new_rows', TG_ARGV[0]) INTO top;
+    IF top IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO last, called;
+    IF top >= (CASE WHEN called THEN last + 1 ELSE last END) THEN
+        -- Serialise the read-compare-set, so two writers never move the sequence backwards.
+        PERFORM pg_advisory_xact_lock(hashtext(seq));
+        EXECUTE format('SELECT last_value, is_called FROM %s', seq) INTO last, called;
+        IF top >= (CASE WHEN called THEN last + 1 ELSE last END) THEN
+            PERFORM setval(seq, top, true);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
+class KeepSequenceAheadOfKeys(migrations.operations.base.Operation):
+    """On PostgreSQL, keep the integer key's identity sequence ahead of explicit keys."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, model_name):
+        self.model_name = model_name
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def _target(self, app_label, schema_editor, state):
+        model = state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return None
+        return model._meta.db_table, model._meta.pk.column
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        target = self._target(app_label, schema_editor, to_state)
+        if target:
+            table = schema_editor.quote_name(target[0])
+            trigger = schema_editor.quote_name(target[0] + "_keep_key_sequence_ahead")
+            # Straight to the cursor: the function body's format() placeholders are not parameters.
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(_FUNCTION)
+                cursor.execute(
+                    f"CREATE TRIGGER {trigger} AFTER INSERT ON {table} "
+                    f"REFERENCING NEW TABLE AS vba_new_rows "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION vba_keep_sequence_ahead('{target[1]}')"
+                )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        target = self._target(app_label, schema_editor, from_state)
+        if target:
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS {schema_editor.quote_name(target[0] + '_keep_key_sequence_ahead')} "
+                f"ON {schema_editor.quote_name(target[0])}"
+            )
+
+    def describe(self):
+        return f"Keep the key sequence of {self.model_name} ahead of explicit keys"
+
+
+class CreateKeySequence(migrations.operations.base.Operation):
+    """On PostgreSQL, a plain sequence that string keys (auth numbers) are drawn from."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, model_name):
+        self.model_name = model_name
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def _name(self, app_label, schema_editor, state):
+        model = state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor == "postgresql" and self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            return sequence_name(model)
+        return None
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        name = self._name(app_label, schema_editor, to_state)
+        if name:
+            schema_editor.execute(f"CREATE SEQUENCE IF NOT EXISTS {schema_editor.quote_name(name)}")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        name = self._name(app_label, schema_editor, from_state)
+        if name:
+            schema_editor.execute(f"DROP SEQUENCE IF EXISTS {schema_editor.quote_name(name)}")
+
+    def describe(self):
+        return f"Create the key sequence of {self.model_name}"
+
+
+def sequence_name(model):
+    return f"{model._meta.db_table}_key_seq"
+
+
+def _pg_sequence_values(cursor, sequence_sql, count):
+    cursor.execute(f"SELECT nextval({sequence_sql}) FROM generate_series(1, %s)", [count])
+    return [row[0] for row in cursor.fetchall()]
+
+
+def allocate_keys(connection, model, count):
+    """``count`` fresh keys for ``model``, none of them in use now.
+
+    Call it inside the transaction that inserts the rows; insert them so that a concurrent
+    writer taking the same key is noticed (ON CONFLICT DO NOTHING), and allocate again for
+    those. On SQLite the transaction holds the only write lock, so nothing can interleave.
+    """
+    if count <= 0:
+        return []
+    meta = model._meta
+    table, column = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
+    integer_key = meta.pk.get_internal_type() in {"AutoField", "BigAutoField", "IntegerField"}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            if integer_key:
+                sequence_sql = f"pg_get_serial_sequence('{meta.db_table}', '{meta.pk.column}')"
+                return _pg_sequence_values(cursor, sequence_sql, count)
+            keys = []
+            while len(keys) < count:
+                candidates = [
+                    str(v)
+                    for v in _pg_sequence_values(cursor, f"'{sequence_name(model)}'", count - len(keys))
+                ]
+                cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [candidates])
+                taken = {row[0] for row in cursor.fetchall()}
+                keys += [c for c in candidates if c not in taken]
+            return keys
+        if integer_key:
+            cursor.execute(
+                f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+                f"coalesce((SELECT max({column}) FROM {table}), 0))",
+                [meta.db_table],
+            )
+        else:
+            cursor.execute(
+                f"SELECT coalesce(max(CAST({column} AS INTEGER)), 0) FROM {table} "
+                f"WHERE {column} GLOB '[0-9]*' AND {column} NOT GLOB '*[^0-9]*' AND length({column}) < 19"
+            )
+        start = cursor.fetchone()[0] + 1
+    values = range(start, start + count)
+    return list(values) if integer_key else [str(v) for v in values]

@@ -1,0 +1,131 @@
+"""Set-based writes for the batch engine: one statement upserts a whole chunk of rows.
+
+Each writer reports which keys its upsert inserted (201) rather than updated (200), and
+inserts rows with server-assigned keys so that a key a concurrent writer took is noticed and
+replaced. PostgreSQL gets ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE
+RETURNING (xmax = 0)``; SQLite, which has one writer at a time, gets the existing keys first
+and then one prepared ``INSERT ... ON CONFLICT DO UPDATE`` run over every row.
+"""
+
+import json
+
+from vbaproject.entities import AUDIT_FIELDS
+from vbaproject.keys import allocate_keys
+
+PRESERVED_ON_UPDATE = frozenset({"entry_Date", "entry_User"})
+_PG_TYPES = {
+    "integer": "integer",
+    "number": "double precision",
+    "boolean": "boolean",
+    "datetime": "timestamp with time zone",
+    "string": "text",
+}
+
+
+def column_order(spec):
+    """Key first, then the client's fields in document order, then the four audit fields."""
+    audit = {f.name: f for f in spec.fields if f.is_audit}
+    return (spec.key, *(f for f in spec.client_fields if not f.is_key), *(audit[n] for n in AUDIT_FIELDS))
+
+
+class _Writer:
+    def __init__(self, connection, spec):
+        self.connection = connection
+        self.spec = spec
+        self.fields = column_order(spec)
+        quote = connection.ops.quote_name
+        self.table = quote(spec.model._meta.db_table)
+        self.key_column = quote(spec.key.column)
+        self.columns = ", ".join(quote(f.column) for f in self.fields)
+        self.update_set = ", ".join(
+            f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+            for f in self.fields
+            if not f.is_key and f.name not in PRESERVED_ON_UPDATE
+        )
+
+    def insert_new(self, rows):
+        """Insert rows (without their key) under fresh keys; give the keys, in row order."""
+        keys = [None] * len(rows)
+        pending = list(range(len(rows)))
+        while pending:
+            fresh = allocate_keys(self.connection, self.spec.model, len(pending))
+            candidates = {key: position for key, position in zip(fresh, pending, strict=True)}
+            inserted = self._insert_ignoring_conflicts([(key, *rows[p]) for key, p in candidates.items()])
+            for key in inserted:
+                keys[candidates.pop(key)] = key
+            pending = sorted(candidates.values())
+        return keys
+
+
+class PostgresWriter(_Writer):
+    def __init__(self, connection, spec):
+        super().__init__(connection, spec)
+        arrays = ", ".join(f"%s::{_PG_TYPES[f.kind]}[]" for f in self.fields)
+        select = f"SELECT * FROM unnest({arrays}) AS rows ORDER BY 1"
+        insert = f"INSERT INTO {self.table} ({self.columns}) {select} ON CONFLICT ({self.key_column})"
+        self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set} RETURNING {self.key_column}, (xmax = 0)"
+        self.insert_sql = f"{insert} DO NOTHING RETURNING {self.key_column}"
+
+    @staticmethod
+    def _arrays(rows):
+        return [list(column) for column in zip(*rows, strict=True)]
+
+    def upsert(self, rows):
+        """Insert or replace rows (key first); give the set of keys that were inserted."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.upsert_sql, self._arrays(rows))
+            return {key for key, inserted in cursor.fetchall() if inserted}
+
+    def _insert_ignoring_conflicts(self, rows):
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.insert_sql, self._arrays(rows))
+            return {row[0] for row in cursor.fetchall()}
+
+
+class SqliteWriter(_Writer):
+    def __init__(self, connection, spec):
+        super().__init__(connection, spec)
+        placeholders = ", ".join(["%s"] * len(self.fields))
+        self.insert_sql = f"INSERT INTO {self.table} ({self.columns}) VALUES ({placeholders})"
+        self.upsert_sql = (
+            f"{self.insert_sql} ON CONFLICT ({self.key_column}) DO UPDATE SET {self.update_set}"
+        )
+        wanted = "(SELECT value FROM json_each(%s))"
+        self.existing_sql = f"SELECT {self.key_column} FROM {self.table} WHERE {self.key_column} IN {wanted}"
+        adapt = connection.ops.adapt_datetimefield_value
+        self._datetime_positions = [i for i, f in enumerate(self.fields) if f.kind == "datetime"]
+        self._adapt_datetime = adapt
+
+    def _adapt(self, rows):
+        if not self._datetime_positions:
+            return rows
+        adapted = []
+        for row in rows:
+            row = list(row)
+            for i in self._datetime_positions:
+                if row[i] is not None:
+                    row[i] = self._adapt_datetime(row[i])
+            adapted.append(row)
+        return adapted
+
+    def upsert(self, rows):
+        keys = [row[0] for row in rows]
+        with self.connection.cursor() as cursor:
+            cursor.execute(self.existing_sql, [json.dumps(keys)])
+            existing = {row[0] for row in cursor.fetchall()}
+            cursor.executemany(self.upsert_sql, self._adapt(rows))
+        return set(keys) - existing
+
+    def _insert_ignoring_conflicts(self, rows):
+        # The transaction holds SQLite's only write lock, and the keys are fresh: no conflict.
+        with self.connection.cursor() as cursor:
+            cursor.executemany(self.insert_sql, self._adapt(rows))
+        return {row[0] for row in rows}
+
+
+def writer_for(connection, spec):
+    if connection.vendor == "postgresql":
+        return PostgresWriter(connection, spec)
+    if connection.vendor == "sqlite":
+        return SqliteWriter(connection, spec)
+    raise NotImplementedError(f"no batch writer for {connection.vendor}")
