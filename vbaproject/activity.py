@@ -4,6 +4,9 @@ import contextvars
 import logging
 import uuid
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
+
 _activity_id = contextvars.ContextVar("vba_activity_id", default="-")
 
 
@@ -20,16 +23,24 @@ class ActivityIdFilter(logging.Filter):
 
 
 class ActivityIdMiddleware:
+    """Give the request its activity ID and send it back as ``x-activity-id``.
+
+    The ID stays set until the request is finished, so the lines Django writes after the
+    middleware chain (``django.request``'s "Bad Request: ..." and the like) carry it too.
+    """
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         activity_id = str(uuid.uuid4())
-        token = _activity_id.set(activity_id)
+        _activity_id.set(activity_id)
         request.activity_id = activity_id
-        try:
-            response = self.get_response(request)
-        finally:
-            _activity_id.reset(token)
+        response = self.get_response(request)
         response["x-activity-id"] = activity_id
         return response
+
+
+@receiver(request_finished)
+def _forget_activity_id(**kwargs):
+    _activity_id.set("-")

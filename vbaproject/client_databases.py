@@ -86,16 +86,25 @@ def selected_client_database():
     return alias
 
 
+def select_client_database(name):
+    """Select ``name`` until ``release_client_database(token)``; prefer ``using_client_database``."""
+    if not is_client_database(name):
+        raise UnknownClientDatabase(name)
+    return _selected.set(name)
+
+
+def release_client_database(token):
+    _selected.reset(token)
+
+
 @contextlib.contextmanager
 def using_client_database(name):
     """Send every entity query inside the block to the client database ``name``."""
-    if not is_client_database(name):
-        raise UnknownClientDatabase(name)
-    token = _selected.set(name)
+    token = select_client_database(name)
     try:
         yield name
     finally:
-        _selected.reset(token)
+        release_client_database(token)
 
 
 class ClientDatabaseRouter:

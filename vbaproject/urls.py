@@ -1,11 +1,22 @@
 """URLs: the admin at /admin/, the VBAPI routes under /vbasoftware/."""
 
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
+
+from vbaproject.envelope import problem
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("vbasoftware/", include("vbaproject.api_urls")),
 ]
+
+
+def handler404(request, exception):
+    """API clients get the envelope for an unknown route; people get Django's page."""
+    if request.path.startswith("/vbasoftware/"):
+        return JsonResponse(problem(404, "There is no such route.", request.path), status=404)
+    return page_not_found(request, exception)

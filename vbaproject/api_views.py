@@ -1,0 +1,85 @@
+"""The base of every VBAPI view: the client database from the header, the envelope, JSON.
+
+Entity apps declare a viewset with a ``model`` and nothing else; the routes come from
+``batch_route`` (and, later, the other route helpers here).
+"""
+
+from django.conf import settings
+from django.urls import path
+from rest_framework import exceptions, viewsets
+
+from vbaproject.api_json import ContentNegotiation, JsonParser, JsonRenderer
+from vbaproject.batch import upsert_batch
+from vbaproject.client_databases import is_client_database, release_client_database, select_client_database
+from vbaproject.envelope import PayloadTooLarge, envelope_response
+
+DATABASE_HEADER = "vbasoftware-database"
+
+
+class DatabaseHeaderMissing(exceptions.APIException):
+    status_code = 400
+    default_detail = f"The {DATABASE_HEADER} header is required: it names the client database to work on."
+    default_code = "database_header_missing"
+
+
+class DatabaseForbidden(exceptions.PermissionDenied):
+    # One answer for "not configured" and "not yours", so a caller cannot probe for names.
+    default_detail = f"The database named in {DATABASE_HEADER} is not available to this caller."
+
+
+def may_use_database(request, name):
+    """Whether this caller may work on the client database ``name`` (configured ones only)."""
+    return is_client_database(name)
+
+
+def audit_username(request):
+    user = getattr(request, "user", None)
+    return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+
+
+class VbaViewSet(viewsets.ViewSet):
+    """Selects the client database named in the header for the whole of the request."""
+
+    parser_classes = [JsonParser]
+    renderer_classes = [JsonRenderer]
+    content_negotiation_class = ContentNegotiation
+    model = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        name = request.headers.get(DATABASE_HEADER, "").strip()
+        if not name:
+            raise DatabaseHeaderMissing()
+        if not may_use_database(request, name):
+            raise DatabaseForbidden()
+        self.database = name
+        self._database_token = select_client_database(name)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        token = getattr(self, "_database_token", None)
+        if token is not None:
+            release_client_database(token)
+            self._database_token = None
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class BatchUpsertViewSet(VbaViewSet):
+    """``PUT`` a JSON array of entities; 207 with one result per item (contract §4)."""
+
+    def put_batch(self, request, *args, **kwargs):
+        items = request.data
+        if not isinstance(items, list):
+            noun = self.model._meta.verbose_name
+            raise exceptions.ParseError(f"The body must be a JSON array of {noun} objects.")
+        if len(items) > settings.VBA_BATCH_MAX_ITEMS:
+            raise PayloadTooLarge(
+                f"The batch has {len(items)} items; at most {settings.VBA_BATCH_MAX_ITEMS} are accepted "
+                f"(VBA_BATCH_MAX_ITEMS)."
+            )
+        return envelope_response(upsert_batch(self.model, items, user=audit_username(request)), status=207)
+
+
+def batch_route(route, model):
+    """The PUT route of ``model``'s batch upsert."""
+    viewset = type(f"{model.__name__}BatchViewSet", (BatchUpsertViewSet,), {"model": model})
+    return path(route, viewset.as_view({"put": "put_batch"}), name=f"{model._meta.model_name}-batch")
