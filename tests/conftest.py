@@ -41,6 +41,7 @@ class ApiClient:
         self.client = client
         self.database = database
         self.credentials = credentials or {}
+        self.username = "anonymous"  # the user the server records in entry_User / update_User
 
     def headers(self, database=..., **extra):
         headers = dict(self.credentials)

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, connections, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.utils import timezone
 
 from vbaproject.activity import current_activity_id
@@ -162,8 +170,14 @@ def _apply(writer, chunk):
 
 
 def _require_usable(connection, exc):
-    if isinstance(exc, OperationalError) and not connection.is_usable():
-        raise DatabaseUnavailable(str(exc)) from exc
+    """Turn a lost or refused connection into a whole-request failure (503)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        try:
+            usable = connection.connection is not None and connection.is_usable()
+        except DatabaseError:
+            usable = False
+        if not usable:
+            raise DatabaseUnavailable(str(exc)) from exc
 
 
 def _replay_one_at_a_time(connection, writer, chunk, results, key_name):
@@ -175,7 +189,8 @@ def _replay_one_at_a_time(connection, writer, chunk, results, key_name):
         except IntegrityError as exc:
             _require_usable(connection, exc)
             logger.info("item %d rejected by the database: %s", occ.index, exc)
-            results[occ.index] = result(key_name, occ.key or 0, 400, f"rejected by the database: {exc}")
+            body = "rejected by the database: a record it refers to no longer exists, or its key is taken"
+            results[occ.index] = result(key_name, occ.key or 0, 400, body)
         except DatabaseError as exc:
             _require_usable(connection, exc)
             logger.exception("item %d failed", occ.index)
