@@ -6,9 +6,9 @@ without a statement per item:
 1. Every item is validated by the entity's compiled validator; invalid items are answered 400
    and take no further part.
 2. References to other entities are checked with one query per referenced entity.
-3. Valid items are written in fixed-size chunks, each in its own transaction. Inside a chunk
-   the occurrences of one key collapse into its last one (the first occurrence is 201 or 200
-   as the database says, the later ones 200), and one statement upserts the chunk.
+3. Valid items are written in fixed-size chunks, each in its own transaction; one statement
+   upserts the chunk's rows and reports which it inserted (201) and which it replaced (200).
+   A key repeated within a chunk takes one more statement per repeat, never one per item.
 4. A chunk the database rejects as a whole is rolled back and replayed one item at a time,
    each in its own transaction, so one bad item never takes its neighbours with it.
 """
@@ -94,9 +94,11 @@ def upsert_batch(model, items, user, now=None):
     connection = connections[router.db_for_write(model)]
     valid = _check_references(spec, fields, valid, results, key_name)
     writer = writer_for(connection, spec)
+    explicit_keys = frozenset(occ.key for occ in valid if occ.key is not None)
     chunk_size = settings.VBA_BATCH_CHUNK_ROWS
     for start in range(0, len(valid), chunk_size):
-        _write_chunk(connection, writer, valid[start : start + chunk_size], results, key_name)
+        chunk = valid[start : start + chunk_size]
+        _write_chunk(connection, writer, chunk, explicit_keys, results, key_name)
     return results
 
 
@@ -130,42 +132,50 @@ def _is_retryable(exc):
     return name in {"DeadlockDetected", "SerializationFailure"} or "database is locked" in str(exc)
 
 
-def _write_chunk(connection, writer, chunk, results, key_name):
+def _write_chunk(connection, writer, chunk, explicit_keys, results, key_name):
     for attempt in range(RETRIES):
         try:
             with transaction.atomic(using=connection.alias):
-                outcome = _apply(writer, chunk)
+                outcome = _apply(writer, chunk, explicit_keys)
         except DatabaseError as exc:
             if _is_retryable(exc) and attempt < RETRIES - 1:
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                 continue
             _require_usable(connection, exc)
             logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), exc)
-            _replay_one_at_a_time(connection, writer, chunk, results, key_name)
+            _replay_one_at_a_time(connection, writer, chunk, explicit_keys, results, key_name)
             return
         for index, key, status in outcome:
             results[index] = result(key_name, key, status, "Created" if status == 201 else "Updated")
         return
 
 
-def _apply(writer, chunk):
-    """Write one chunk; give (index, key, status) per occurrence."""
-    last = {}
+def _apply(writer, chunk, explicit_keys):
+    """Write one chunk; give (index, key, status) per occurrence.
+
+    Every occurrence is written, so the database judges each one as it would one at a time:
+    the n-th occurrence of each key goes in round n, one upsert statement per round (one
+    round unless the chunk repeats a key). Assigned keys avoid every key the batch names
+    explicitly, so assigning one never turns a later item's key into an update of it.
+    """
+    rounds = []
+    seen = {}
     assigned = []
     for occ in chunk:
         if occ.key is None:
             assigned.append(occ)
-        else:
-            last[occ.key] = occ
-    created = writer.upsert([occ.row for occ in last.values()]) if last else set()
-    keys = writer.insert_new([occ.row[1:] for occ in assigned]) if assigned else []
-    outcome = [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
-    seen = set()
-    for occ in chunk:
-        if occ.key is not None:
-            first = occ.key not in seen
-            seen.add(occ.key)
-            outcome.append((occ.index, occ.key, 201 if first and occ.key in created else 200))
+            continue
+        n = seen[occ.key] = seen.get(occ.key, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(occ)
+    outcome = []
+    for occurrences in rounds:
+        created = writer.upsert([occ.row for occ in occurrences])
+        outcome += [(occ.index, occ.key, 201 if occ.key in created else 200) for occ in occurrences]
+    if assigned:
+        keys = writer.insert_new([occ.row[1:] for occ in assigned], explicit_keys)
+        outcome += [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
     return outcome
 
 
@@ -180,11 +190,11 @@ def _require_usable(connection, exc):
             raise DatabaseUnavailable(str(exc)) from exc
 
 
-def _replay_one_at_a_time(connection, writer, chunk, results, key_name):
+def _replay_one_at_a_time(connection, writer, chunk, explicit_keys, results, key_name):
     for occ in chunk:
         try:
             with transaction.atomic(using=connection.alias):
-                ((index, key, status),) = _apply(writer, [occ])
+                ((index, key, status),) = _apply(writer, [occ], explicit_keys)
             results[index] = result(key_name, key, status, "Created" if status == 201 else "Updated")
         except IntegrityError as exc:
             _require_usable(connection, exc)

@@ -127,15 +127,24 @@ def _pg_sequence_values(cursor, sequence_sql, count):
     return [row[0] for row in cursor.fetchall()]
 
 
-def allocate_keys(connection, model, count):
-    """``count`` fresh keys for ``model``, none of them in use now.
+def allocate_keys(connection, model, count, avoid=frozenset()):
+    """``count`` fresh keys for ``model``: none in use now, none in ``avoid``.
 
-    Call it inside the transaction that inserts the rows; insert them so that a concurrent
-    writer taking the same key is noticed (ON CONFLICT DO NOTHING), and allocate again for
-    those. On SQLite the transaction holds the only write lock, so nothing can interleave.
+    ``avoid`` holds the keys the same batch names explicitly, so that an assigned key never
+    turns a later item's explicit key into an update. Call it inside the transaction that
+    inserts the rows; insert them so that a concurrent writer taking the same key is noticed
+    (ON CONFLICT DO NOTHING), and allocate again for those. On SQLite the transaction holds
+    the only write lock, so nothing can interleave.
     """
-    if count <= 0:
-        return []
+    keys, handed_out = [], []
+    while len(keys) < count:
+        candidates = _candidates(connection, model, count - len(keys), handed_out)
+        handed_out += candidates
+        keys += [k for k in candidates if k not in avoid]
+    return keys
+
+
+def _candidates(connection, model, count, taken):
     meta = model._meta
     table, column = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
     integer_key = meta.pk.get_internal_type() in {"AutoField", "BigAutoField", "IntegerField"}
@@ -144,16 +153,10 @@ def allocate_keys(connection, model, count):
             if integer_key:
                 sequence_sql = f"pg_get_serial_sequence('{meta.db_table}', '{meta.pk.column}')"
                 return _pg_sequence_values(cursor, sequence_sql, count)
-            keys = []
-            while len(keys) < count:
-                candidates = [
-                    str(v)
-                    for v in _pg_sequence_values(cursor, f"'{sequence_name(model)}'", count - len(keys))
-                ]
-                cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [candidates])
-                taken = {row[0] for row in cursor.fetchall()}
-                keys += [c for c in candidates if c not in taken]
-            return keys
+            candidates = [str(v) for v in _pg_sequence_values(cursor, f"'{sequence_name(model)}'", count)]
+            cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [candidates])
+            in_use = {row[0] for row in cursor.fetchall()}
+            return [c for c in candidates if c not in in_use]
         if integer_key:
             cursor.execute(
                 f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
@@ -165,6 +168,7 @@ def allocate_keys(connection, model, count):
                 f"SELECT coalesce(max(CAST({column} AS INTEGER)), 0) FROM {table} "
                 f"WHERE {column} GLOB '[0-9]*' AND {column} NOT GLOB '*[^0-9]*' AND length({column}) < 19"
             )
-        start = cursor.fetchone()[0] + 1
+        # Nothing else writes meanwhile; continue past the keys this call already handed out.
+        start = max(cursor.fetchone()[0], *(int(k) for k in taken), 0) + 1
     values = range(start, start + count)
     return list(values) if integer_key else [str(v) for v in values]

@@ -43,12 +43,12 @@ class _Writer:
             if not f.is_key and f.name not in PRESERVED_ON_UPDATE
         )
 
-    def insert_new(self, rows):
-        """Insert rows (without their key) under fresh keys; give the keys, in row order."""
+    def insert_new(self, rows, avoid=frozenset()):
+        """Insert rows (without their key) under fresh keys not in ``avoid``; give the keys in row order."""
         keys = [None] * len(rows)
         pending = list(range(len(rows)))
         while pending:
-            fresh = allocate_keys(self.connection, self.spec.model, len(pending))
+            fresh = allocate_keys(self.connection, self.spec.model, len(pending), avoid)
             candidates = {key: position for key, position in zip(fresh, pending, strict=True)}
             inserted = self._insert_ignoring_conflicts([(key, *rows[p]) for key, p in candidates.items()])
             for key in inserted:

@@ -1,0 +1,64 @@
+"""A plain one-at-a-time model of the batch contract (§4), for the property tests to check against.
+
+It knows only the few rules the generated items can break, and applies items strictly in
+order to a dict of rows: the obviously-correct reference the set-based engine must agree with.
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+ABSENT = object()
+REJECTED = "REJECT"  # the test database's trigger refuses this value like a constraint (400)
+EXPLODES = "KABOOM"  # ... and fails unexpectedly on this one (500)
+TRACKED = ("subscriber_ID", "member_Seq")
+
+
+@dataclass
+class Case:
+    key_name: str
+    integer_key: bool
+    initial: dict  # key -> {tracked field: value}
+    items: list
+    statuses: list = field(default_factory=list)
+    final: dict = field(default_factory=dict)  # key (or ("assigned", index)) -> tracked values
+
+
+def _errors(case, item):
+    if not isinstance(item, dict):
+        return True
+    if "bogus" in item:
+        return True
+    key = item.get(case.key_name, ABSENT)
+    if case.integer_key and key is not ABSENT and (key is None or key < 0):
+        return True
+    if not case.integer_key and isinstance(key, str) and len(key) > 20:
+        return True
+    return any(
+        isinstance(item.get(name), str) and len(item[name]) > limit
+        for name, limit in (("subscriber_ID", 9), ("member_Seq", 2))
+    )
+
+
+def run(case):
+    """Fill ``case.statuses`` and ``case.final`` by applying the items one at a time."""
+    state = copy.deepcopy(case.initial)
+    for index, item in enumerate(case.items):
+        if _errors(case, item):
+            case.statuses.append(400)
+            continue
+        values = {name: item.get(name) for name in TRACKED}
+        if values["subscriber_ID"] == REJECTED:
+            case.statuses.append(400)
+            continue
+        if values["subscriber_ID"] == EXPLODES:
+            case.statuses.append(500)
+            continue
+        key = item.get(case.key_name, ABSENT)
+        if key in (ABSENT, 0, None, ""):
+            state[("assigned", index)] = values
+            case.statuses.append(201)
+        else:
+            case.statuses.append(200 if key in state else 201)
+            state[key] = values
+    case.final = state
+    return case

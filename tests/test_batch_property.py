@@ -1,0 +1,160 @@
+"""Property: a batch has exactly the outcome of applying its items one at a time, in order."""
+
+import datetime as dt
+
+import pytest
+from django.db import connections, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auths.models import Auth
+from grievances.models import Grievance
+from tests.batch_oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run
+from vbaproject.client_databases import using_client_database
+from vbaproject.sample_data import sample_item
+
+pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
+ROUTES = {Grievance: "/vbasoftware/grievances-batch", Auth: "/vbasoftware/auths"}
+KEYS = {
+    Grievance: dict(pool=[ABSENT, 0, 1, 2, 3, 4, -1, None], initial=[2, 3]),
+    Auth: dict(pool=[ABSENT, "", None, "A1", "A2", "7", "8", "X" * 21], initial=["A2", "7"]),
+}
+SUBSCRIBERS = [ABSENT, None, "S1", "S2", "TOO-LONG-ID", REJECTED, EXPLODES]
+SEQS = [ABSENT, None, "01", "02", "123"]
+OLD = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def refusing_database(demo_db):
+    """Triggers that make the database itself refuse or fail on chosen values."""
+    db = connections[demo_db]
+    with db.cursor() as cursor:
+        for model in ROUTES:
+            table = db.ops.quote_name(model._meta.db_table)
+            if db.vendor == "sqlite":
+                for event in ("INSERT", "UPDATE"):
+                    cursor.execute(
+                        f"CREATE TRIGGER refuse_{model._meta.model_name}_{event} BEFORE {event} ON {table} "
+                        f"WHEN NEW.\"subscriber_ID\" = '{REJECTED}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                    )
+                    cursor.execute(
+                        f"CREATE TRIGGER explode_{model._meta.model_name}_{event} BEFORE {event} ON {table} "
+                        f"WHEN NEW.\"subscriber_ID\" = '{EXPLODES}' "
+                        f"BEGIN SELECT abs(-9223372036854775808); END"
+                    )
+            else:
+                cursor.execute(f"""
+                    CREATE FUNCTION refuse_{model._meta.model_name}() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF NEW."subscriber_ID" = '{REJECTED}' THEN
+                            RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
+                        ELSIF NEW."subscriber_ID" = '{EXPLODES}' THEN
+                            RAISE EXCEPTION 'kaboom';
+                        END IF;
+                        RETURN NEW;
+                    END $$""")
+                cursor.execute(
+                    f"CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION refuse_{model._meta.model_name}()"
+                )
+    return demo_db
+
+
+def items_for(model):
+    keys = KEYS[model]
+
+    @st.composite
+    def item(draw):
+        if draw(st.integers(0, 11)) == 0:
+            return draw(
+                st.one_of(
+                    st.none(),
+                    st.integers(-(2**63), 2**63 - 1),
+                    st.text(max_size=3),
+                    st.lists(st.booleans(), max_size=2),
+                )
+            )
+        value = sample_item(model, fill=0.0)
+        for name, pool in (
+            (model._meta.pk.name, keys["pool"]),
+            ("subscriber_ID", SUBSCRIBERS),
+            ("member_Seq", SEQS),
+        ):
+            choice = draw(st.sampled_from(pool))
+            if choice is not ABSENT:
+                value[name] = choice
+        if draw(st.integers(0, 15)) == 0:
+            value["bogus"] = 1
+        return value
+
+    return st.lists(item(), max_size=12)
+
+
+def seed(model, keys):
+    extra = {"tPlan_Printed": "N"} if model is Auth else {}
+    model.objects.bulk_create(
+        [
+            model(
+                pk=k,
+                subscriber_ID=f"OLD{k}"[:9],
+                member_Seq="09",
+                entry_Date=OLD,
+                entry_User="seed",
+                update_Date=OLD,
+                update_User="seed",
+                **extra,
+            )
+            for k in keys
+        ]
+    )
+
+
+def check(api, model, items, chunk_rows, django_settings):
+    django_settings.VBA_BATCH_CHUNK_ROWS = chunk_rows
+    keys = KEYS[model]
+    case = run(
+        Case(
+            model._meta.pk.name,
+            model is Grievance,
+            {k: {"subscriber_ID": f"OLD{k}"[:9], "member_Seq": "09"} for k in keys["initial"]},
+            items,
+        )
+    )
+    with using_client_database("demo"), transaction.atomic(using="demo"):
+        seed(model, keys["initial"])
+        response = api.put(ROUTES[model], items)
+        assert response.status_code == 207, response.content
+        results = response.json()["data"]
+        assert [r["status"] for r in results] == case.statuses, (items, results)
+        final = {}
+        for key, values in case.final.items():
+            if isinstance(key, tuple):  # assigned by the server: take the key it reported
+                key = results[key[1]]["id"][0]["value"]
+            final[key] = values
+        assert len(final) == len(case.final), "an assigned key collided with another key"
+        rows = {obj.pk: obj for obj in model.objects.all()}
+        assert {k: {n: getattr(rows[k], n) for n in TRACKED} for k in rows} == final
+        for key in keys["initial"]:
+            assert (rows[key].entry_Date, rows[key].entry_User) == (OLD, "seed")
+        for result, item, status in zip(results, items, case.statuses, strict=True):
+            if status == 500:
+                assert response["x-activity-id"] in result["body"]
+            sent = item.get(model._meta.pk.name) if isinstance(item, dict) else None
+            if status in (200, 201) and sent not in (None, 0, ""):
+                assert result["id"][0]["value"] == sent
+        transaction.set_rollback(True, using="demo")
+
+
+COMMON = dict(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@settings(**COMMON)
+@given(items=items_for(Grievance), chunk_rows=st.sampled_from([1, 2, 1000]))
+def test_grievance_batches_match_one_at_a_time(api, refusing_database, settings, items, chunk_rows):
+    check(api, Grievance, items, chunk_rows, settings)
+
+
+@settings(**COMMON)
+@given(items=items_for(Auth), chunk_rows=st.sampled_from([1, 3, 1000]))
+def test_auth_batches_match_one_at_a_time(api, refusing_database, settings, items, chunk_rows):
+    check(api, Auth, items, chunk_rows, settings)
