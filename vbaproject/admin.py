@@ -1,0 +1,49 @@
+"""The admin site's names, and the users' client-database grants on the User page."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from vbaproject.client_databases import client_database_names
+from vbaproject.models import UserDatabase
+
+admin.site.site_header = "VBA administration"
+admin.site.site_title = "VBA admin"
+admin.site.index_title = "Care cases, grievances, claims and auths"
+
+
+class UserDatabaseForm(forms.ModelForm):
+    class Meta:
+        model = UserDatabase
+        fields = ["database"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(name, name) for name in client_database_names()]
+        current = self.instance.database if self.instance.pk else None
+        if current and current not in dict(choices):
+            choices.append((current, f"{current} (no longer configured)"))
+        self.fields["database"] = forms.ChoiceField(
+            choices=[("", "---------"), *choices],
+            help_text=self.fields["database"].help_text,
+        )
+
+
+class UserDatabaseInline(admin.TabularInline):
+    model = UserDatabase
+    form = UserDatabaseForm
+    extra = 0
+    verbose_name = "client database"
+    verbose_name_plural = "client databases (superusers may use every one)"
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class VbaUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, UserDatabaseInline]
+
