@@ -7,4 +7,73 @@ from .models import Auth
 
 @admin.register(Auth)
 class AuthAdmin(EntityAdmin):
-    pass
+    list_display = [
+        "auth_Number",
+        "subscriber_ID",
+        "member_Seq",
+        "status",
+        "auth_Type",
+        "service_Type",
+        "urgent",
+        "received_Date",
+        "approved_From",
+        "approved_Thru",
+    ]
+    list_filter = [
+        "status",
+        "auth_Type",
+        "service_Type",
+        "treatment_Type",
+        "auth_Code",
+        "urgent",
+        "received_Date",
+        "approved_From",
+        "approved_Thru",
+    ]
+    search_fields = ["^auth_Number", "^subscriber_ID", "^provider_ID", "^case_Number", "^prior_Auth"]
+    search_help_text = "Auth number, subscriber, provider, case number or prior auth."
+    date_hierarchy = "received_Date"
+    ordering = ["-received_Date", "-auth_Number"]
+    sections = [
+        (
+            "Authorization",
+            [
+                "status",
+                "auth_Code",
+                "auth_Type",
+                "service_Type",
+                "service_Code",
+                "treatment_Type",
+                "unit_Type",
+                "urgent",
+                "new_Or_Extended",
+                "received_Date",
+                "assigned_User",
+                "careManager_Key",
+                "case_Number",
+                "prior_Auth",
+            ],
+        ),
+        ("Member", ["subscriber_ID", "member_Seq", "plan_ID", "other_Insurance", "other_Coverage_Primary"]),
+        ("Request", ["requested_*", "*_Requested"]),
+        ("Approval", ["approved_*", "*_Approved"]),
+        ("Denial", ["denied_*", "*_Denied"]),
+        ("Actual usage", ["actual_*", "*_Actual", "visits_To_Date"]),
+        ("Provider", ["provider_ID", "federal_ID", "payee_ID", "referred_By_*", "ordered_By_*"]),
+        (
+            "Clinical",
+            [
+                "drG_*",
+                "injury_Date",
+                "discharge_Date",
+                "daily_Living",
+                "radiating_Pain",
+                "range_Of_Motion",
+                "previous_Treatment",
+                "auto_Accident",
+                "work_Related",
+            ],
+        ),
+        ("Treatment plan", ["tPlan_*"]),
+        ("Notes and reporting", ["notes", "audit_Flag", "ivR_Flag", "region", "monthly_Amount", "reins*"]),
+    ]

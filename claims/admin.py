@@ -7,4 +7,21 @@ from .models import ClaimPromptPay
 
 @admin.register(ClaimPromptPay)
 class ClaimPromptPayAdmin(EntityAdmin):
-    pass
+    list_display = [
+        "claimPromptPay_Key",
+        "group_ID",
+        "division_ID",
+        "plan_ID",
+        "tax_ID",
+        "prompt_Pay_Duration",
+        "prompt_Pay_Duration_Type",
+        "update_Date",
+    ]
+    list_filter = ["prompt_Pay_Duration_Type", "update_Date"]
+    search_fields = ["=claimPromptPay_Key", "^group_ID", "^division_ID", "^plan_ID", "^tax_ID"]
+    search_help_text = "Prompt-pay key, group, division, plan or tax ID."
+    ordering = ["group_ID", "division_ID", "plan_ID", "tax_ID"]
+    sections = [
+        ("Applies to", ["group_ID", "division_ID", "plan_ID", "tax_ID"]),
+        ("Prompt pay", ["prompt_Pay_*"]),
+    ]

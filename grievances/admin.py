@@ -1,10 +1,95 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import router, transaction
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from vbaproject.admin_base import EntityAdmin
+from vbaproject.admin_base import EntityAdmin, audit_user
 
 from .models import Grievance
+
+IS_OPEN = ExpressionWrapper(Q(grievance_Resolved__isnull=True), output_field=BooleanField())
+
+
+class OpenResolvedFilter(admin.SimpleListFilter):
+    title = "open or resolved"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(grievance_Resolved__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(grievance_Resolved__isnull=False)
+        return queryset
 
 
 @admin.register(Grievance)
 class GrievanceAdmin(EntityAdmin):
-    pass
+    list_display = [
+        "grievance_Key",
+        "subscriber_ID",
+        "member_Seq",
+        "grievance_Status",
+        "grievance_Type",
+        "grievance_Category",
+        "issue_Type",
+        "grievance_Received",
+        "grievance_Resolved",
+        "resolution_Type",
+    ]
+    list_filter = [
+        OpenResolvedFilter,
+        "grievance_Status",
+        "grievance_Type",
+        "grievance_Category",
+        "issue_Type",
+        "grievance_Source",
+        "resolution_Type",
+        "grievance_Received",
+        "grievance_Resolved",
+    ]
+    search_fields = [
+        "=grievance_Key",
+        "^subscriber_ID",
+        "^provider_ID",
+        "^patient_Account_Number",
+        "=call_Key",
+    ]
+    search_help_text = "Grievance key, subscriber, provider, patient account or call key."
+    date_hierarchy = "grievance_Received"
+    # Open grievances first, then the newest received.
+    ordering = [IS_OPEN.desc(), F("grievance_Received").desc(nulls_last=True)]
+    sections = [
+        ("Grievance", ["grievance_Status", "grievance_Type", "grievance_Category", "grievance_Source"]),
+        ("Member", ["subscriber_ID", "member_Seq", "patient_Account_Number", "provider_ID", "call_Key"]),
+        ("Dates", ["grievance_Received", "grievance_Filed", "issue_Date"]),
+        ("Issue", ["issue_Type", "issue"]),
+        ("Resolution", ["grievance_Resolved", "resolution_Date", "resolution_Type", "resolution"]),
+        ("Administrative change", ["admin_Change*"]),
+    ]
+    actions = [*EntityAdmin.actions, "mark_resolved"]
+
+    @admin.action(description="Mark the selected grievances resolved", permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        """Set the resolved and resolution dates to now, where they are not set yet."""
+        now = timezone.now()
+        _, update_user = audit_user(Grievance, request)
+        open_rows = queryset.filter(Q(grievance_Resolved__isnull=True) | Q(resolution_Date__isnull=True))
+        with transaction.atomic(using=router.db_for_write(Grievance)):
+            changed = list(open_rows.select_for_update())
+            open_rows.filter(pk__in=[g.pk for g in changed]).update(
+                grievance_Resolved=Coalesce(F("grievance_Resolved"), now),
+                resolution_Date=Coalesce(F("resolution_Date"), now),
+                update_Date=now,
+                update_User=update_user,
+            )
+        for grievance in changed:
+            self.log_change(request, grievance, "Marked resolved.")
+        skipped = queryset.count() - len(changed)
+        message = f"Marked {len(changed)} grievance{'s' if len(changed) != 1 else ''} resolved."
+        if skipped:
+            message += f" {skipped} {'were' if skipped != 1 else 'was'} resolved already."
+        self.message_user(request, message, messages.SUCCESS if changed else messages.WARNING)

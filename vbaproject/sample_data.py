@@ -26,6 +26,9 @@ _VOCABULARY = {
     "prompt_Pay_Duration_Type": ["D", "M", "Y"],
 }
 _EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+# Grievances in these statuses are still open: no resolution yet.
+_OPEN_GRIEVANCE_STATUSES = {"OPEN", "PENDING", "REVIEW"}
+_RESOLUTION_FIELDS = ("grievance_Resolved", "resolution_Date", "resolution_Type", "resolution")
 
 
 def _string(field, rng):
@@ -69,5 +72,8 @@ def sample_item(model, rng=None, fill=0.8, **overrides):
             continue
         if field.required or rng.random() < fill:
             item[field.name] = sample_value(field, rng)
+    if item.get("grievance_Status") in _OPEN_GRIEVANCE_STATUSES:
+        for name in _RESOLUTION_FIELDS:
+            item.pop(name, None)
     item.update(overrides)
     return item
