@@ -1,0 +1,72 @@
+"""Concurrent batches with overlapping keys, against a live server on PostgreSQL (contract §4)."""
+
+import random
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pytest
+
+from grievances.models import Grievance
+from vbaproject.client_databases import using_client_database
+from vbaproject.sample_data import sample_item
+
+KEYS = range(1, 31)
+
+
+def send(url, headers, items):
+    request = urllib.request.Request(
+        url, data=orjson.dumps(items), method="PUT", headers={**headers, "Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
+def test_concurrent_batches_with_overlapping_keys(live_server, api):
+    url = f"{live_server.url}/vbasoftware/grievances-batch"
+    headers = api.headers()
+    rng = random.Random(7)
+    batches = []
+    for b in range(16):
+        keyed = [
+            sample_item(Grievance, rng, grievance_Key=k, subscriber_ID=f"B{b}K{k}")
+            for k in rng.sample(list(KEYS), 20)
+        ]
+        assigned = [sample_item(Grievance, rng, subscriber_ID=f"B{b}A{i}") for i in range(5)]
+        batch = keyed + assigned
+        rng.shuffle(batch)
+        batches.append(batch)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda batch: send(url, headers, batch), batches))
+
+    sent_for = defaultdict(set)  # key -> subscriber_IDs written under it
+    created = defaultdict(int)  # key -> how many items report creating it (exactly one per row)
+    for batch, (status, body) in zip(batches, answers, strict=True):
+        assert status == 207, body
+        for item, result in zip(batch, body["data"], strict=True):
+            assert result["status"] in (200, 201), result
+            key = result["id"][0]["value"]
+            if "grievance_Key" in item:
+                assert key == item["grievance_Key"]
+            sent_for[key].add(item["subscriber_ID"])
+            created[key] += result["status"] == 201
+    with using_client_database("demo"):
+        rows = {g.pk: g.subscriber_ID for g in Grievance.objects.all()}
+    assert set(rows) == set(sent_for), "a reported key has no row, or a row no reported key"
+    assert all(created[key] == 1 for key in rows), "some key was created more than once, or never"
+    assert all(rows[key] in sent_for[key] for key in rows), "a row holds values nobody sent for its key"
+    assigned = [
+        r["id"][0]["value"]
+        for batch, (_, body) in zip(batches, answers, strict=True)
+        for item, r in zip(batch, body["data"], strict=True)
+        if "grievance_Key" not in item
+    ]
+    assert len(assigned) == len(set(assigned)) == 16 * 5, "two items were assigned the same key"
