@@ -72,8 +72,61 @@ class ApiClient:
     def delete(self, path, body=None, **kwargs):
         return self.request("DELETE", path, body, **kwargs)
 
+    def log_in(self, username, password, key=..., database=...):
+        """``POST /vbasoftware/user-authentication`` with Basic credentials (no bearer token)."""
+        import base64
+
+        basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+        headers = {"x-api-key": self.credentials.get("x-api-key") if key is ... else key}
+        headers = {name: value for name, value in headers.items() if value is not None}
+        headers["Authorization"] = f"Basic {basic}"
+        database = self.database if database is ... else database
+        if database is not None:
+            headers["vbasoftware-database"] = database
+        return self.client.post(LOGIN_ROUTE, headers=headers)
+
+    def allow_database(self, name):
+        """Let this client's API key and user use the client database ``name`` too."""
+        from vbaproject.management.commands.create_api_user import set_user_databases
+
+        self.api_key.databases = [*self.api_key.databases, name]
+        self.api_key.save()
+        set_user_databases(self.user, [*self.user_databases, name])
+        self.user_databases.append(name)
+
+
+LOGIN_ROUTE = "/vbasoftware/user-authentication"
+API_USERNAME = "api-user"
+API_PASSWORD = "a-test-password-1"
+
 
 @pytest.fixture
-def api(client):
-    """An API client for the ``demo`` database (``api.database = "other"`` to switch)."""
-    return ApiClient(client)
+def api(client, db, settings):
+    """An API client for the ``demo`` database (``api.database = "other"`` to switch).
+
+    It is authenticated as a real client is: a fresh API key for ``demo`` and ``other``
+    (``api.key``, ``api.api_key``), a user granted both (``api.user``, ``api.username``,
+    ``api.password``), and an ID token from a real ``POST /vbasoftware/user-authentication``;
+    the key and the token are in ``api.credentials``. Tests that send many requests are not
+    throttled (tests/test_throttling.py sets its own rates), and passwords hash fast.
+    """
+    from django.contrib.auth import get_user_model
+
+    from vbaproject.management.commands.create_api_user import set_user_databases
+    from vbaproject.models import ApiKey
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.VBA_THROTTLE_RATE = 10_000
+    settings.VBA_THROTTLE_BURST = 10_000
+    api = ApiClient(client)
+    api.api_key, api.key = ApiKey.objects.create_key(name="tests", databases=["demo", "other"])
+    api.user = get_user_model().objects.create_user(API_USERNAME, password=API_PASSWORD)
+    api.user_databases = ["demo", "other"]
+    set_user_databases(api.user, api.user_databases)
+    api.username, api.password = API_USERNAME, API_PASSWORD
+    api.credentials = {"x-api-key": api.key}
+    response = api.log_in(API_USERNAME, API_PASSWORD)
+    assert response.status_code == 200, response.content
+    api.id_token = response.json()["data"]["authenticationResult"]["idToken"]
+    api.credentials["Authorization"] = f"Bearer {api.id_token}"
+    return api

@@ -4,9 +4,11 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from vbaproject.client_databases import client_database_names
-from vbaproject.models import UserDatabase
+from vbaproject.models import ApiKey, UserDatabase
 
 admin.site.site_header = "VBA administration"
 admin.site.site_title = "VBA admin"
@@ -47,3 +49,37 @@ if admin.site.is_registered(User):
 class VbaUserAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserDatabaseInline]
 
+
+# --- API keys (the x-api-key header; see vbaproject/authentication.py) -----------------------
+
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)  # unused: this project's keys are ApiKey, with their databases
+
+
+class ApiKeyForm(forms.ModelForm):
+    databases = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The client databases this key may be used on.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "databases", "expiry_date", "revoked"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["databases"].choices = [(name, name) for name in client_database_names()]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    """Create (the key is shown once, in a message), name, limit to databases, expire, revoke."""
+
+    form = ApiKeyForm
+    list_display = ["prefix", "name", "databases", "created", "expiry_date", "_has_expired", "revoked"]
+    list_filter = ["revoked", "created"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return (*fields, "databases") if obj is not None and obj.revoked else fields

@@ -9,6 +9,7 @@ from django.urls import path
 from rest_framework import exceptions, viewsets
 
 from vbaproject.api_json import ContentNegotiation, JsonParser, JsonRenderer
+from vbaproject.authentication import caller_databases
 from vbaproject.batch import upsert_batch
 from vbaproject.client_databases import is_client_database, release_client_database, select_client_database
 from vbaproject.envelope import PayloadTooLarge, envelope_response
@@ -28,8 +29,9 @@ class DatabaseForbidden(exceptions.PermissionDenied):
 
 
 def may_use_database(request, name):
-    """Whether this caller may work on the client database ``name`` (configured ones only)."""
-    return is_client_database(name)
+    """Whether this caller may work on the client database ``name``: it must be configured and
+    allowed for both the request's API key and its user (``vbaproject.authentication``)."""
+    return is_client_database(name) and name in caller_databases(request)
 
 
 def audit_username(request):

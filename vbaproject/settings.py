@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
     "django_filters",
     "vbaproject",
     "carecases",
@@ -113,12 +114,38 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 VBA_BATCH_MAX_ITEMS = int(os.environ.get("VBA_BATCH_MAX_ITEMS", 10_000))
 VBA_BATCH_MAX_BYTES = int(os.environ.get("VBA_BATCH_MAX_BYTES", 64 * 1024 * 1024))
 
+# Every API route needs an API key and a user's ID token (vbaproject/authentication.py) and
+# is throttled per API key (vbaproject/throttling.py).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["vbaproject.authentication.ApiKeyAndIdTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["vbaproject.authentication.IsApiCaller"],
+    "DEFAULT_THROTTLE_CLASSES": ["vbaproject.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "vbaproject.envelope.exception_handler",
 }
+
+# ID tokens from POST /vbasoftware/user-authentication: HS256 JWTs under a key derived from
+# VBA_JWT_SECRET (else SECRET_KEY); changing it ends every token issued.
+VBA_JWT_SECRET = os.environ.get("VBA_JWT_SECRET") or SECRET_KEY
+VBA_TOKEN_LIFETIME_SECONDS = int(os.environ.get("VBA_TOKEN_LIFETIME_SECONDS", 24 * 60 * 60))
+
+# Throttling per API key (VBAPI: 25 requests/s sustained, bursts to 50; a rate of 0 turns it
+# off). The counters live in the default cache: set VBA_CACHE_URL to a Redis server so that
+# every server process shares them.
+VBA_THROTTLE_RATE = float(os.environ.get("VBA_THROTTLE_RATE", 25))
+VBA_THROTTLE_BURST = int(os.environ.get("VBA_THROTTLE_BURST", 50))
+
+
+def cache_config(url):
+    """``redis://`` / ``rediss://`` / ``unix://`` URLs use Redis; none, the per-process memory cache."""
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vba"}}
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("VBA_CACHE_URL must be a redis://, rediss:// or unix:// URL")
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+
+
+CACHES = cache_config(os.environ.get("VBA_CACHE_URL", "").strip())
 
 LOGGING = {
     "version": 1,

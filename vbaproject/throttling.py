@@ -1,0 +1,93 @@
+"""Throttling per API key, as VBAPI documents it: 25 requests/s sustained, bursts to 50.
+
+``VBA_THROTTLE_RATE`` (requests per second; ``0`` turns throttling off) and
+``VBA_THROTTLE_BURST`` set the two numbers; they are read on every request.
+
+The algorithm is a *sliding window counter*: time is cut into windows of ``burst / rate``
+seconds (2 s by default), each with a counter per API key in Django's cache, and a request is
+admitted while
+
+    previous_window_count * (1 - fraction_of_current_window_elapsed) + current_window_count <= burst
+
+A fresh key can send ``burst`` requests at once; after that it gets ``burst`` per window, which
+is ``rate`` per second sustained. Like a token bucket of that rate and size, it never admits
+more than about ``burst + rate * T`` requests in any span of T seconds.
+
+Why this rather than a token bucket or GCRA: those need a read-modify-write of one value (the
+tokens left, or the theoretical arrival time), which Django's cache API cannot do atomically
+across processes — two workers would read the same value and both admit. The window counter
+only needs ``cache.add`` (create the counter with its expiry if it is missing) and
+``cache.incr``, which are atomic in Redis (``SET NX``, ``INCR``) and in the local-memory cache
+(under its lock). Every concurrent request therefore gets a distinct count, and at most
+``burst`` of them are admitted per window whatever the number of server processes; a rejected
+request gives its count back with ``cache.decr``, so it does not use up the allowance.
+
+The counters live in the default cache: per process with the local-memory cache, shared by
+every process and host with Redis (``VBA_CACHE_URL``). Windows are cut on each process's
+clock, so hosts sharing a Redis should keep their clocks in sync (NTP).
+"""
+
+import contextlib
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+CACHE_PREFIX = "vba-throttle"
+
+
+def _count_request(key, timeout):
+    """Add one to the counter ``key`` (created with ``timeout``); returns the new count."""
+    for _ in range(3):
+        cache.add(key, 0, timeout)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired or evicted between add and incr: create it again
+            continue
+    return 1
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """Sliding-window-counter throttle keyed by the request's API key (``request.auth``)."""
+
+    def __init__(self):
+        self._wait = None
+
+    def allow_request(self, request, view):
+        rate = float(settings.VBA_THROTTLE_RATE)
+        burst = int(settings.VBA_THROTTLE_BURST)
+        prefix = getattr(request.auth, "prefix", None)
+        if rate <= 0 or burst <= 0 or not prefix:
+            return True
+        window = burst / rate
+        index, elapsed = divmod(time.time(), window)
+        index, fraction = int(index), elapsed / window
+        current_key = f"{CACHE_PREFIX}:{prefix}:{index}"
+        timeout = math.ceil(2 * window) + 1
+        count = _count_request(current_key, timeout)
+        previous = cache.get(f"{CACHE_PREFIX}:{prefix}:{index - 1}", 0)
+        if previous * (1 - fraction) + count <= burst:
+            return True
+        with contextlib.suppress(ValueError):  # expired meanwhile: nothing to give back
+            cache.decr(current_key)
+        self._wait = self._seconds_until_admitted(count - 1, previous, fraction, window, burst)
+        return False
+
+    @staticmethod
+    def _seconds_until_admitted(admitted, previous, fraction, window, burst):
+        """How long until one more request fits, if no other request comes in meanwhile."""
+        if admitted + 1 <= burst:
+            # Room in this window once enough of the previous one has slid out of it.
+            needed = 1 - (burst - admitted - 1) / previous
+            return max(0.0, needed - fraction) * window
+        # This window is full: wait for the next, where this one becomes "previous".
+        needed_next = max(0.0, 1 - (burst - 1) / admitted)
+        return (1 - fraction + needed_next) * window
+
+    def wait(self):
+        """Whole seconds for ``Retry-After`` (at least 1; DRF truncates fractions)."""
+        if self._wait is None:
+            return None
+        return max(1, math.ceil(self._wait))
