@@ -10,8 +10,10 @@ admitted while
     previous_window_count * (1 - fraction_of_current_window_elapsed) + current_window_count <= burst
 
 A fresh key can send ``burst`` requests at once; after that it gets ``burst`` per window, which
-is ``rate`` per second sustained. Like a token bucket of that rate and size, it never admits
-more than about ``burst + rate * T`` requests in any span of T seconds.
+is ``rate`` per second sustained. It never admits more than a token bucket of that rate and
+depth would (``burst + rate * T`` in any span of T seconds); unlike a token bucket, a full burst
+comes back only after up to two quiet windows, and under saturating demand it admits
+``rate * T`` give or take a fraction of a window.
 
 Why this rather than a token bucket or GCRA: those need a read-modify-write of one value (the
 tokens left, or the theoretical arrival time), which Django's cache API cannot do atomically
