@@ -76,7 +76,6 @@ def upsert_batch(model, items, user, now=None):
     key_name = spec.key.name
     validate = validator_for(model)
     fields = column_order(spec)
-    client_attnames = [f.attname for f in fields[1:-4]]
     now = now or timezone.now()
     entry_user, update_user = (_truncate(user, f) for f in fields[-3::2])
     audit = (now, entry_user, now, update_user)
@@ -88,8 +87,7 @@ def upsert_batch(model, items, user, now=None):
         if errors:
             results[index] = result(key_name, _key_as_sent(item, key_name), 400, "; ".join(errors))
         else:
-            row = (key, *[values[a] for a in client_attnames], *audit)
-            valid.append(Occurrence(index, key, row))
+            valid.append(Occurrence(index, key, (key, *values, *audit)))
 
     connection = connections[router.db_for_write(model)]
     valid = _check_references(spec, fields, valid, results, key_name)

@@ -57,6 +57,11 @@ class EntitySpec:
         return tuple(f for f in self.fields if not f.is_audit)
 
     @functools.cached_property
+    def value_fields(self):
+        """The client's fields other than the key, in document order: what an item carries."""
+        return tuple(f for f in self.client_fields if not f.is_key)
+
+    @functools.cached_property
     def references(self):
         """Fields that must name an existing row of another entity: (field, target model)."""
         return tuple((f, f.model_field.related_model) for f in self.fields if f.model_field.is_relation)

@@ -25,7 +25,7 @@ _PG_TYPES = {
 def column_order(spec):
     """Key first, then the client's fields in document order, then the four audit fields."""
     audit = {f.name: f for f in spec.fields if f.is_audit}
-    return (spec.key, *(f for f in spec.client_fields if not f.is_key), *(audit[n] for n in AUDIT_FIELDS))
+    return (spec.key, *spec.value_fields, *(audit[n] for n in AUDIT_FIELDS))
 
 
 class _Writer:
