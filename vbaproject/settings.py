@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "vbaproject",
     "carecases",
     "grievances",
@@ -122,6 +124,34 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["vbaproject.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "vbaproject.envelope.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "vbaproject.api_schema.VbaAutoSchema",
+}
+
+# The OpenAPI document (/vbasoftware/openapi.json, Swagger UI at /vbasoftware/docs/), generated
+# from the code by drf-spectacular: paths relative to the /vbasoftware server, as VBAPI's are.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VBASoftware",
+    "VERSION": "v1",
+    "DESCRIPTION": (
+        "A VBASoftware-compatible API (VBAPI) for care cases, care-case clinical trials, grievances, "
+        "claim prompt pays and auths. Every call names its client database in the vbasoftware-database "
+        "header and carries the application's API key (x-api-key) and the user's ID token "
+        "(Authorization: Bearer, from POST /user-authentication). Every answer is the envelope "
+        '{"data", "error", "debug"}; a request that fails as a whole has error set to a problem-details '
+        "object (RFC 9457)."
+    ),
+    "SERVERS": [{"url": "/vbasoftware", "description": "This server"}],
+    "SCHEMA_PATH_PREFIX": "/vbasoftware",
+    "SCHEMA_PATH_PREFIX_TRIM": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "vbaproject.api_schema.add_vba_components",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # ID tokens from POST /vbasoftware/user-authentication: HS256 JWTs under a key derived from
