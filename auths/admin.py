@@ -9,8 +9,7 @@ from .models import Auth
 class AuthAdmin(EntityAdmin):
     list_display = [
         "auth_Number",
-        "subscriber_ID",
-        "member_Seq",
+        "member",
         "status",
         "auth_Type",
         "service_Type",
@@ -55,10 +54,10 @@ class AuthAdmin(EntityAdmin):
             ],
         ),
         ("Member", ["subscriber_ID", "member_Seq", "plan_ID", "other_Insurance", "other_Coverage_Primary"]),
-        ("Request", ["requested_*", "*_Requested"]),
-        ("Approval", ["approved_*", "*_Approved"]),
-        ("Denial", ["denied_*", "*_Denied"]),
-        ("Actual usage", ["actual_*", "*_Actual", "visits_To_Date"]),
+        ("Request", ["requested_From", "requested_Thru", "requested_*", "*_Requested"]),
+        ("Approval", ["approved_From", "approved_Thru", "approved_*", "*_Approved"]),
+        ("Denial", ["denied_From", "denied_Thru", "*_Denied"]),
+        ("Actual usage", ["actual_From", "actual_Thru", "actual_*", "*_Actual", "visits_To_Date"]),
         ("Provider", ["provider_ID", "federal_ID", "payee_ID", "referred_By_*", "ordered_By_*"]),
         (
             "Clinical",

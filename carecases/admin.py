@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from vbaproject.admin_base import EntityAdmin, EntityInline
+from vbaproject.admin_base import EntityAdmin, EntityInline, values_filter
 
 from .models import CareCase, CareCaseClinicalTrial
 
@@ -31,8 +31,7 @@ class CareCaseAdmin(EntityAdmin):
     list_display = [
         "case_Key",
         "case_ID",
-        "subscriber_ID",
-        "member_Seq",
+        "member",
         "case_Status",
         "case_Reason",
         "case_Priority",
@@ -83,18 +82,22 @@ class CareCaseClinicalTrialAdmin(EntityAdmin):
     list_display = [
         "careCaseClinicalTrial_Key",
         "case_Key",
-        "subscriber",
+        "case_member",
         "study_Title",
         "protocol_Number",
         "careCaseClinicalTrialStudyPhase_ID",
-        "careCaseClinicalTrialArm_ID",
         "update_Date",
     ]
+    column_labels = {
+        "careCaseClinicalTrial_Key": "trial key",
+        "careCaseClinicalTrialStudyPhase_ID": "study phase",
+        "update_Date": "updated",
+    }
     list_select_related = ["case_Key"]
     list_filter = [
-        "careCaseClinicalTrialStudyPhase_ID",
-        "careCaseClinicalTrialArm_ID",
-        "careCaseClinicalTrialReason_ID",
+        ("careCaseClinicalTrialStudyPhase_ID", values_filter("study phase")),
+        ("careCaseClinicalTrialArm_ID", values_filter("arm")),
+        ("careCaseClinicalTrialReason_ID", values_filter("reason")),
         "update_Date",
     ]
     search_fields = [
@@ -105,14 +108,10 @@ class CareCaseClinicalTrialAdmin(EntityAdmin):
         "study_Title",
     ]
     search_help_text = "Trial key, case key, subscriber, protocol number or words of the study title."
-    date_hierarchy = "update_Date"
     ordering = ["-careCaseClinicalTrial_Key"]
     autocomplete_fields = ["case_Key"]
     sections = CLINICAL_TRIAL_SECTIONS
 
-    @admin.display(description="subscriber", ordering="case_Key__subscriber_ID")
-    def subscriber(self, obj):
-        case = obj.case_Key
-        if case is None or not case.subscriber_ID:
-            return None
-        return f"{case.subscriber_ID}-{case.member_Seq}" if case.member_Seq else case.subscriber_ID
+    @admin.display(description="member", ordering="case_Key__subscriber_ID")
+    def case_member(self, obj):
+        return self.member(obj.case_Key) if obj.case_Key_id else None

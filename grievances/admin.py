@@ -30,15 +30,13 @@ class OpenResolvedFilter(admin.SimpleListFilter):
 class GrievanceAdmin(EntityAdmin):
     list_display = [
         "grievance_Key",
-        "subscriber_ID",
-        "member_Seq",
+        "member",
         "grievance_Status",
         "grievance_Type",
         "grievance_Category",
         "issue_Type",
         "grievance_Received",
         "grievance_Resolved",
-        "resolution_Type",
     ]
     list_filter = [
         OpenResolvedFilter,

@@ -13,6 +13,8 @@ from vbaproject.models import ApiKey, UserDatabase
 admin.site.site_header = "VBA administration"
 admin.site.site_title = "VBA admin"
 admin.site.index_title = "Care cases, grievances, claims and auths"
+admin.site.site_url = None  # the site is the admin (and the API): no "View site" link
+admin.site.enable_nav_sidebar = False  # the change lists need the width more
 
 
 class UserDatabaseForm(forms.ModelForm):

@@ -14,11 +14,14 @@
 
 import datetime as dt
 import fnmatch
+import functools
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
+from django.utils.html import format_html
 
 from vbaproject.admin_actions import export_csv
 from vbaproject.client_databases import ENTITY_APPS
@@ -39,6 +42,11 @@ def is_legacy(field):
     return any(marker in description for marker in LEGACY_MARKERS)
 
 
+def admin_help_text(text):
+    """The VBA description without its notes for API clients ("Note: ... required by the API")."""
+    return str(text).split(" Note: ", 1)[0].split("Note: The database", 1)[0].strip()
+
+
 def _rank(name, patterns):
     for index, pattern in enumerate(patterns):
         if fnmatch.fnmatchcase(name, pattern):
@@ -46,13 +54,38 @@ def _rank(name, patterns):
     return None
 
 
-def build_fieldsets(model, sections, names):
+def is_long_text(field):
+    """Shown as a text area: a text field, or a string field of ``LONG_TEXT`` characters or more."""
+    return isinstance(field.model_field, models.TextField) or (field.max_length or 0) >= LONG_TEXT
+
+
+def _rows(names, by_name, per_row):
+    """Lay ``names`` out ``per_row`` to a line; a text area always gets a line of its own."""
+    rows, line = [], []
+    for name in names:
+        field = by_name.get(name)
+        if field is not None and is_long_text(field):
+            rows += [tuple(line)] if line else []
+            rows.append(name)
+            line = []
+            continue
+        line.append(name)
+        if len(line) == per_row:
+            rows.append(tuple(line))
+            line = []
+    if line:
+        rows.append(tuple(line))
+    return [row[0] if isinstance(row, tuple) and len(row) == 1 else row for row in rows]
+
+
+def build_fieldsets(model, sections, names, per_row=1, collapse_after=None):
     """Group the form's field ``names`` into fieldsets by meaning.
 
     ``sections`` is a sequence of ``(title, patterns)``; a field goes to the first section
     with a matching pattern, ordered by the pattern it matched, then by the API's order. The
     key leads the first section; legacy fields go to a collapsed section and audit fields
-    to "Record", whatever the patterns say; the rest to "Other".
+    to "Record", whatever the patterns say; the rest to "Other". Fields are laid out
+    ``per_row`` to a line; sections after the first ``collapse_after`` start collapsed.
     """
     spec = entity_spec(model)
     position = {f.name: i for i, f in enumerate(spec.fields)}
@@ -82,24 +115,20 @@ def build_fieldsets(model, sections, names):
         ordered[0] = (ordered[0][0], key + ordered[0][1])
     else:
         other = key + other
-    fieldsets = [(title, {"fields": fields}) for title, fields in ordered if fields]
+    ordered = [(title, fields, {}) for title, fields in ordered if fields]
     if other:
-        fieldsets.append((OTHER_SECTION, {"fields": other}))
+        ordered.append((OTHER_SECTION, other, {}))
     if legacy:
-        fieldsets.append(
-            (
-                LEGACY_SECTION,
-                {
-                    "fields": legacy,
-                    "classes": ["collapse"],
-                    "description": "Fields VBA no longer uses; kept for the records that have them.",
-                },
-            )
-        )
+        description = "Fields VBA no longer uses; kept for the records that have them."
+        ordered.append((LEGACY_SECTION, legacy, {"classes": ["collapse"], "description": description}))
     if audit:
-        fieldsets.append(
-            (RECORD_SECTION, {"fields": audit, "description": "Kept by the server on every save."})
-        )
+        ordered.append((RECORD_SECTION, audit, {"description": "Kept by the server on every save."}))
+    fieldsets = []
+    for index, (title, fields, options) in enumerate(ordered):
+        options = {"fields": _rows(fields, by_name, per_row), **options}
+        if collapse_after is not None and index >= collapse_after:
+            options["classes"] = ["collapse"]
+        fieldsets.append((title, options))
     return fieldsets
 
 
@@ -173,6 +202,58 @@ def save_entity(obj, adding):
     raise IntegrityError(f"Could not assign a free key to a new {model._meta.verbose_name}.")
 
 
+def _nowrap(text):
+    return None if text is None else format_html('<span style="white-space: nowrap">{}</span>', text)
+
+
+def member_label(obj):
+    subscriber, seq = getattr(obj, "subscriber_ID", None), getattr(obj, "member_Seq", None)
+    if not subscriber:
+        return None
+    return f"{subscriber}-{seq}" if seq else subscriber
+
+
+def _is_datetime(model, name):
+    if not isinstance(name, str):
+        return False
+    try:
+        return isinstance(model._meta.get_field(name), models.DateTimeField)
+    except FieldDoesNotExist:
+        return False
+
+
+@functools.cache
+def _day_column(model, name, label=None):
+    @admin.display(description=label or model._meta.get_field(name).verbose_name, ordering=name)
+    def column(obj):
+        value = getattr(obj, name)
+        return None if value is None else _nowrap(timezone.localtime(value).date().isoformat())
+
+    column.__name__ = name
+    return column
+
+
+@functools.cache
+def _labelled_column(model, name, label):
+    @admin.display(description=label, ordering=name)
+    def column(obj):
+        return getattr(obj, name)
+
+    column.__name__ = name
+    return column
+
+
+def values_filter(title):
+    """A filter on a field's distinct values, under a short ``title``."""
+
+    class TitledValuesFilter(admin.AllValuesFieldListFilter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return TitledValuesFilter
+
+
 def _has_database(request):
     return getattr(request, "vba_database", None) is not None
 
@@ -182,25 +263,38 @@ class EntityFormMixin:
 
     form = EntityForm
     sections = ()  # (title, [field names or fnmatch patterns]) pairs; see build_fieldsets
+    fields_per_row = 2
+    collapse_after = None  # sections after the first this many start collapsed
     text_rows = 3
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         long_string = isinstance(db_field, models.CharField) and (db_field.max_length or 0) >= LONG_TEXT
         if long_string or isinstance(db_field, models.TextField):
             kwargs["widget"] = forms.Textarea(attrs={"rows": self.text_rows, "cols": 80})
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None:
+            formfield.help_text = admin_help_text(formfield.help_text)
+        return formfield
 
     def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return readonly  # nothing to show yet: the server sets them on saving
         spec = entity_spec(self.model)
-        readonly = [f.name for f in spec.fields if f.is_audit]
-        if obj is not None and spec.key.model_field.editable:
-            readonly.insert(0, spec.key.name)  # a record's key never changes
-        return [*super().get_readonly_fields(request, obj), *readonly]
+        if spec.key.model_field.editable:
+            readonly.append(spec.key.name)  # a record's key never changes
+        return [*readonly, *(f.name for f in spec.fields if f.is_audit)]
 
     def get_fieldsets(self, request, obj=None):
         if self.fieldsets:
             return self.fieldsets
-        return build_fieldsets(self.model, self.sections, self.get_fields(request, obj))
+        return build_fieldsets(
+            self.model,
+            self.sections,
+            self.get_fields(request, obj),
+            per_row=self.fields_per_row,
+            collapse_after=self.collapse_after,
+        )
 
     def has_view_permission(self, request, obj=None):
         return _has_database(request) and super().has_view_permission(request, obj)
@@ -222,9 +316,29 @@ class EntityAdmin(EntityFormMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # no second COUNT(*) over a whole, possibly huge, table
     save_on_top = True
+    column_labels = {}  # list column headings for fields whose API names are long
 
     def has_module_permission(self, request):
         return _has_database(request) and super().has_module_permission(request)
+
+    @admin.display(description="member", ordering="subscriber_ID")
+    def member(self, obj):
+        """The member as people write it: subscriber ID and member sequence, S0012345-01."""
+        return _nowrap(member_label(obj))
+
+    def get_list_display(self, request):
+        """Date-time columns show the day only (2024-06-03): a list is scanned, not read.
+
+        ``column_labels`` gives columns of long API names a short heading.
+        """
+        columns = []
+        for name in super().get_list_display(request):
+            if _is_datetime(self.model, name):
+                name = _day_column(self.model, name, self.column_labels.get(name))
+            elif name in self.column_labels:
+                name = _labelled_column(self.model, name, self.column_labels[name])
+            columns.append(name)
+        return columns
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -258,4 +372,5 @@ class EntityInline(EntityFormMixin, admin.StackedInline):
 
     extra = 0
     show_change_link = True
+    collapse_after = 1  # a parent page stays short: the first section open, the rest folded
     text_rows = 2

@@ -24,6 +24,11 @@ _VOCABULARY = {
     "service_Type": ["MEDICAL", "SURGICAL", "THERAPY"],
     "treatment_Type": ["PT", "OT", "CHIRO"],
     "prompt_Pay_Duration_Type": ["D", "M", "Y"],
+    "case_Close_Reason": ["GOALS MET", "DISENROLLED", "DECLINED", "TRANSFERRED"],
+    "auth_Code": ["STD", "RETRO", "URGENT"],
+    "careCaseClinicalTrialStudyPhase_ID": ["PHASE1", "PHASE2", "PHASE3", "PHASE4"],
+    "careCaseClinicalTrialArm_ID": ["ARM-A", "ARM-B", "PLACEBO"],
+    "careCaseClinicalTrialReason_ID": ["ELIGIBLE", "REFERRED", "SELF"],
 }
 _EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 # Grievances in these statuses are still open: no resolution yet.
