@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 PG_URL := $(or $(VBA_TEST_POSTGRES_URL),postgresql://postgres@127.0.0.1:5432/)
 SQLITE_TEST_ENV := DJANGO_SECRET_KEY=test-only DATABASE_URL=sqlite:///$(CURDIR)/var/test/control.sqlite3 \
 	VBA_DATABASES='{"demo": "sqlite:///$(CURDIR)/var/test/demo.sqlite3", "other": "sqlite:///$(CURDIR)/var/test/other.sqlite3"}'
-PG_TEST_ENV := DJANGO_SECRET_KEY=test-only DATABASE_URL=$(PG_URL)vba_control \
-	VBA_DATABASES='{"demo": "$(PG_URL)vba_demo", "other": "$(PG_URL)vba_other"}'
+# PG_DB_SUFFIX keeps the databases of runs side by side on one server apart.
+PG_DB_SUFFIX ?=
+PG_TEST_ENV := DJANGO_SECRET_KEY=test-only DATABASE_URL=$(PG_URL)vba_control$(PG_DB_SUFFIX) \
+	VBA_DATABASES='{"demo": "$(PG_URL)vba_demo$(PG_DB_SUFFIX)", "other": "$(PG_URL)vba_other$(PG_DB_SUFFIX)"}'
 
 .PHONY: run test test-sqlite test-postgres lint bench clean
 
@@ -46,6 +48,10 @@ test-postgres: $(VENV)/.dev
 	else \
 		echo "PostgreSQL at $(PG_URL) is not reachable: skipped the PostgreSQL run."; \
 	fi
+
+# Speed and memory of the batch routes against the naive DRF way and the database's floor.
+bench: $(VENV)/.dev
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

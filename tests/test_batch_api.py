@@ -314,6 +314,7 @@ def test_an_unreachable_database_is_503(api, settings):
     # Configured (a new DATABASES dict), but made here rather than listed in connections.settings:
     # Django's test case forbids connections to listed databases a test did not ask for.
     settings.DATABASES = {**settings.DATABASES, "offline": offline}
+    api.allow_database("offline")
     connections["offline"] = load_backend(offline["ENGINE"]).DatabaseWrapper(offline, "offline")
     try:
         response = api.put(ROUTES[Grievance], [sample_item(Grievance)], database="offline")

@@ -78,7 +78,8 @@ class BatchUpsertViewSet(VbaViewSet):
                 f"The batch has {len(items)} items; at most {settings.VBA_BATCH_MAX_ITEMS} are accepted "
                 f"(VBA_BATCH_MAX_ITEMS)."
             )
-        return envelope_response(upsert_batch(self.model, items, user=audit_username(request)), status=207)
+        results = upsert_batch(self.model, items, user=audit_username(request), release_items=True)
+        return envelope_response(results, status=207)
 
 
 def batch_route(route, model):

@@ -70,8 +70,12 @@ def _truncate(user, field):
     return user if field.max_length is None else user[: field.max_length]
 
 
-def upsert_batch(model, items, user, now=None):
-    """Apply ``items`` (parsed JSON values) to ``model``'s table; one result dict per item."""
+def upsert_batch(model, items, user, now=None, release_items=False):
+    """Apply ``items`` (parsed JSON values) to ``model``'s table; one result dict per item.
+
+    With ``release_items`` the engine empties ``items`` as it validates them, so the parsed
+    JSON of a large batch is freed while its rows are built rather than after the request.
+    """
     spec = entity_spec(model)
     key_name = spec.key.name
     validate = validator_for(model)
@@ -83,6 +87,8 @@ def upsert_batch(model, items, user, now=None):
     results = [None] * len(items)
     valid = []
     for index, item in enumerate(items):
+        if release_items:
+            items[index] = None
         key, values, errors = validate(item)
         if errors:
             results[index] = result(key_name, _key_as_sent(item, key_name), 400, "; ".join(errors))

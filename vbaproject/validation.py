@@ -108,15 +108,8 @@ class _Rule:
         self.convert = _converter(field)
 
 
-@functools.cache
-def validator_for(model):
-    """The item validator of ``model``: ``validate(item) -> (key, values, errors)``.
-
-    ``values`` follows ``entity_spec(model).value_fields``. The common case (exact field names)
-    costs one dict lookup and one type check per field; case-insensitive names, duplicates and
-    missing fields are found on a slower path only when they occur.
-    """
-    spec = entity_spec(model)
+def _generic_validator(spec):
+    """Every rule, every message: names in any case, duplicates, missing and bad fields."""
     key_name = spec.key.name
     read_key = _key_reader(spec.key)
     rules = {f.name: _Rule(f, i) for i, f in enumerate(spec.value_fields)}
@@ -166,5 +159,122 @@ def validator_for(model):
             if values[rule.position] is _MISSING and not any(rule.name in e for e in errors):
                 errors.append(f"{rule.name}: is required")
         return key, values, errors
+
+    return validate
+
+
+def _datetime_fast(value):
+    moment = dt.datetime.fromisoformat(value)
+    zone = moment.tzinfo
+    if zone is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment if zone is dt.UTC else moment.astimezone(dt.UTC)
+
+
+def _acceptance(field):
+    """The test a present, non-null value ``v`` of ``field`` passes, and what is stored for it."""
+    if field.kind == "string":
+        tests = ["v.__class__ is str"]
+        if field.max_length is not None:
+            tests.append(f"len(v) <= {field.max_length}")
+        if field.min_length is not None:
+            tests.append(f"len(v) >= {field.min_length}")
+        tests.append("NUL not in v")
+        return " and ".join(tests), "v"
+    return {
+        "integer": (f"v.__class__ is int and {INT_MIN} <= v <= {INT_MAX}", "v"),
+        "boolean": ("v is True or v is False", "v"),
+        "number": ("v.__class__ is float and v - v == 0.0", "v"),
+        "datetime": ("v.__class__ is str", "datetime_fast(v)"),
+    }[field.kind]
+
+
+def _compile_fast_path(spec):
+    """Generate, once per entity, a function that accepts a well-formed item in one pass.
+
+    It handles the common case only: exact field names and every value valid. It answers
+    ``(key, values)``, or ``None`` for anything else, which the generic validator then explains.
+    """
+    key = spec.key
+    code = [
+        "def fast(item):",
+        "    get = item.get",
+        "    values = defaults.copy()",
+        "    known = 0",
+        f"    v = get({key.name!r}, MISSING)",
+        "    if v is MISSING:",
+        "        key = None",
+        "    else:",
+        "        known += 1",
+    ]
+    if key.kind == "integer":
+        code += [
+            f"        if v.__class__ is not int or not 0 <= v <= {INT_MAX}:",
+            "            return None",
+            "        key = v or None",
+        ]
+    else:
+        code += [
+            '        if v is None or v == "":',
+            "            key = None",
+            f"        elif v.__class__ is str and len(v) <= {key.max_length} and NUL not in v:",
+            "            key = v",
+            "        else:",
+            "            return None",
+        ]
+    for position, field in enumerate(spec.value_fields):
+        test, stored = _acceptance(field)
+        absent = "pass" if field.nullable else "return None"
+        code += [
+            f"    v = get({field.name!r}, MISSING)",
+            "    if v is MISSING:",
+            f"        {absent}",
+            "    else:",
+            "        known += 1",
+            "        if v is None:",
+            f"            {absent}",
+            f"        elif {test}:",
+            f"            values[{position}] = {stored}",
+        ]
+        if field.kind == "number":  # a JSON integer is a number too
+            code += [
+                "        elif v.__class__ is int and -(2**63) <= v < 2**64:",
+                f"            values[{position}] = float(v)",
+            ]
+        code += ["        else:", "            return None"]
+    for field in spec.fields:
+        if field.is_audit:  # accepted and ignored: the server keeps them
+            code += [f"    if {field.name!r} in item:", "        known += 1"]
+    code += ["    if known != len(item):", "        return None", "    return key, values"]
+    namespace = {
+        "MISSING": _MISSING,
+        "NUL": "\x00",
+        "defaults": [None if f.nullable else _MISSING for f in spec.value_fields],
+        "datetime_fast": _datetime_fast,
+    }
+    exec(compile("\n".join(code), f"<fast validator of {spec.model.__name__}>", "exec"), namespace)
+    return namespace["fast"]
+
+
+@functools.cache
+def validator_for(model):
+    """The item validator of ``model``: ``validate(item) -> (key, values, errors)``.
+
+    ``values`` follows ``entity_spec(model).value_fields``. A compiled fast path takes
+    well-formed items; the generic validator handles the rest and writes the messages.
+    """
+    spec = entity_spec(model)
+    fast = _compile_fast_path(spec)
+    generic = _generic_validator(spec)
+
+    def validate(item):
+        if item.__class__ is dict:
+            try:
+                accepted = fast(item)
+            except (ValueError, OverflowError):  # a date-time that does not parse: explained below
+                accepted = None
+            if accepted is not None:
+                return accepted[0], accepted[1], ()
+        return generic(item)
 
     return validate

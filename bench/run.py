@@ -1,0 +1,427 @@
+"""``make bench``: the batch routes against the naive DRF way and against PostgreSQL's floor.
+
+For each backend (SQLite, and PostgreSQL when reachable) and each entity (10,000 Auths and
+10,000 Grievances, every field filled) it starts a real server (gunicorn, one worker) on fresh
+databases, logs in through the real route, and PUTs the whole batch twice: a create pass, then
+an update pass of the same keys. On the same rows it then measures, in this process:
+
+- naive: a DRF ModelSerializer validating and saving one item at a time in a savepoint each,
+  as a typical DRF app does (on the first ``--naive-rows`` rows: it is slow; items/s is a rate);
+- floor: no validation; PostgreSQL: binary COPY into a temporary table plus one
+  ``INSERT ... ON CONFLICT DO UPDATE``; SQLite: one prepared upsert run over every row;
+- statements: what the engine sends per batch, counted in process.
+
+It prints items/s, the route's ratio to both, and the server worker's peak memory over its
+idle size. Nothing here is a test: it measures, and `--json` writes the figures to a file.
+"""
+
+import argparse
+import base64
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTITIES = {
+    "Auth": ("auths", "/vbasoftware/auths"),
+    "Grievance": ("grievances", "/vbasoftware/grievances-batch"),
+}
+PASSWORD = "bench-password-123"
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# Databases ------------------------------------------------------------------------------------
+
+
+def sqlite_urls(workdir):
+    return f"sqlite:///{workdir / 'control.sqlite3'}", f"sqlite:///{workdir / 'bench.sqlite3'}"
+
+
+def postgres_urls(server):
+    import psycopg
+
+    with psycopg.connect(server + "postgres", autocommit=True) as admin:
+        for name in ("vba_bench_control", "vba_bench"):
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {name}")
+    return server + "vba_bench_control", server + "vba_bench"
+
+
+def postgres_reachable(server):
+    try:
+        import psycopg
+
+        psycopg.connect(server + "postgres", connect_timeout=3).close()
+        return True
+    except Exception:
+        return False
+
+
+# The server -----------------------------------------------------------------------------------
+
+
+def manage(env, *args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        **kwargs,
+    ).stdout
+
+
+class Server:
+    """gunicorn with one sync worker; memory is read from the worker's /proc status."""
+
+    def __init__(self, env, port):
+        self.port = port
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "vbaproject.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--timeout",
+                "900",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server did not start: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                self.request("GET", "/vbasoftware/openapi.json", headers={})
+                break
+            except OSError:
+                time.sleep(0.2)
+        self.worker = self._worker_pid()
+
+    def _worker_pid(self):
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return int(children[0])
+
+    def memory_mb(self, field):
+        for line in Path(f"/proc/{self.worker}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        raise LookupError(field)
+
+    def request(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, data
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def credentials(env, server):
+    key = manage(env, "create_api_key", "bench", "--databases", "bench").strip().splitlines()[-1]
+    manage({**env, "VBA_USER_PASSWORD": PASSWORD}, "create_api_user", "bencher", "--databases", "bench")
+    basic = base64.b64encode(f"bencher:{PASSWORD}".encode()).decode()
+    status, body = server.request(
+        "POST",
+        "/vbasoftware/user-authentication",
+        headers={"x-api-key": key, "Authorization": f"Basic {basic}", "vbasoftware-database": "bench"},
+    )
+    assert status == 200, body
+    token = orjson.loads(body)["data"]["authenticationResult"]["idToken"]
+    return {
+        "x-api-key": key,
+        "Authorization": f"Bearer {token}",
+        "vbasoftware-database": "bench",
+        "Content-Type": "application/json",
+    }
+
+
+# The rows -------------------------------------------------------------------------------------
+
+
+def make_items(model, count, seed, prefix):
+    from vbaproject.sample_data import sample_item
+
+    rng = random.Random(seed)
+    key = model._meta.pk.name
+    make_key = (lambda i: f"{prefix}{i:07d}") if model.__name__ == "Auth" else (lambda i: prefix + i)
+    return [sample_item(model, rng, fill=1.0, **{key: make_key(i)}) for i in range(count)]
+
+
+# In-process measurements ---------------------------------------------------------------------
+
+
+def naive(model, items):
+    """The typical DRF app: a ModelSerializer per item, a savepoint each."""
+    from django.db import transaction
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    serializer_class = type(
+        "NaiveSerializer",
+        (serializers.ModelSerializer,),
+        {"Meta": type("Meta", (), {"model": model, "fields": "__all__"})},
+    )
+    key = model._meta.pk.name
+    start = time.perf_counter()
+    for item in items:
+        with transaction.atomic():
+            instance = model.objects.filter(pk=item[key]).first()
+            serializer = serializer_class(instance, data=item)
+            serializer.is_valid(raise_exception=True)
+            now = timezone.now()
+            audit = {"update_Date": now, "update_User": "naive"}
+            if instance is None:
+                audit.update(entry_Date=now, entry_User="naive")
+            serializer.save(**audit)
+    return len(items) / (time.perf_counter() - start)
+
+
+def floor(model, items, connection):
+    """No validation: the rows straight into the database in one statement."""
+    from vbaproject.entities import entity_spec
+    from vbaproject.upsert_sql import _PG_TYPES, PRESERVED_ON_UPDATE, column_order
+    from vbaproject.validation import validator_for
+
+    fields = column_order(entity_spec(model))
+    now = dt.datetime.now(dt.UTC)
+    validate = validator_for(model)  # conversion to typed rows is not timed
+    rows = [(key, *values, now, "floor", now, "floor") for key, values, _ in map(validate, items)]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    update = ", ".join(
+        f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+        for f in fields[1:]
+        if f.name not in PRESERVED_ON_UPDATE
+    )
+    conflict = f"ON CONFLICT ({quote(fields[0].column)}) DO UPDATE SET {update}"
+    connection.ensure_connection()
+    raw = connection.connection
+    start = time.perf_counter()
+    if connection.vendor == "postgresql":
+        with raw.transaction(), raw.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE floor_stage (LIKE {table}) ON COMMIT DROP")
+            with cursor.copy(f"COPY floor_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([_PG_TYPES[f.kind] for f in fields])
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM floor_stage {conflict}")
+    else:
+        adapt = connection.ops.adapt_datetimefield_value
+        positions = [i for i, f in enumerate(fields) if f.kind == "datetime"]
+        rows = [[adapt(v) if i in positions and v is not None else v for i, v in enumerate(r)] for r in rows]
+        placeholders = ", ".join("?" * len(fields))
+        raw.execute("BEGIN")
+        raw.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {conflict}", rows)
+        raw.execute("COMMIT")
+    return len(items) / (time.perf_counter() - start)
+
+
+def statements(model, items):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from vbaproject.batch import upsert_batch
+
+    with CaptureQueriesContext(connections["bench"]) as queries:
+        upsert_batch(model, items, user="count")
+    return len(queries)
+
+
+# The run --------------------------------------------------------------------------------------
+
+
+def run_backend(backend, control_url, client_url, args, port):
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": "bench-only",
+        "DATABASE_URL": control_url,
+        "VBA_DATABASES": json.dumps({"bench": client_url}),
+        "VBA_THROTTLE_RATE": "1000",
+        "VBA_THROTTLE_BURST": "1000",
+        "VBA_LOG_LEVEL": "WARNING",
+    }
+    manage(env, "migrate_all", "-v0")
+    os.environ.update({k: env[k] for k in ("DJANGO_SECRET_KEY", "DATABASE_URL", "VBA_DATABASES")})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vbaproject.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.apps import apps
+    from django.db import connections
+
+    from vbaproject.client_databases import using_client_database
+
+    results = []
+    for name, (app, route) in ENTITIES.items():
+        model = apps.get_model(app, name)
+        server = Server(env, port)
+        try:
+            headers = credentials(env, server)
+            server.request(
+                "PUT",
+                route,
+                orjson.dumps(make_items(model, 10, 99, "W" if app == "auths" else 900_000)),
+                headers,
+            )  # warm-up
+            idle = server.memory_mb("VmRSS")
+            created = make_items(model, args.rows, 1, "B" if app == "auths" else 1)
+            updated = make_items(model, args.rows, 2, "B" if app == "auths" else 1)
+            for label, items in (("create", created), ("update", updated)):
+                body = orjson.dumps(items)
+                start = time.perf_counter()
+                status, answer = server.request("PUT", route, body, headers)
+                seconds = time.perf_counter() - start
+                statuses = {r["status"] for r in orjson.loads(answer)["data"]}
+                assert status == 207 and statuses == {201 if label == "create" else 200}, (status, statuses)
+                results.append(
+                    {
+                        "backend": backend,
+                        "entity": name,
+                        "pass": label,
+                        "items": len(items),
+                        "route_items_per_s": len(items) / seconds,
+                    }
+                )
+            peak = server.memory_mb("VmHWM")
+        finally:
+            server.stop()
+        with using_client_database("bench"):
+            n = min(args.naive_rows, args.rows)
+            naive_create = make_items(model, n, 3, "N" if app == "auths" else 2_000_000)
+            naive_update = make_items(model, n, 4, "N" if app == "auths" else 2_000_000)
+            floor_create = make_items(model, args.rows, 5, "F" if app == "auths" else 3_000_000)
+            floor_update = make_items(model, args.rows, 6, "F" if app == "auths" else 3_000_000)
+            count_create = make_items(model, args.rows, 7, "C" if app == "auths" else 4_000_000)
+            figures = {
+                "create": (
+                    naive(model, naive_create),
+                    floor(model, floor_create, connections["bench"]),
+                    statements(model, count_create),
+                ),
+                "update": (
+                    naive(model, naive_update),
+                    floor(model, floor_update, connections["bench"]),
+                    statements(model, make_items(model, args.rows, 8, "C" if app == "auths" else 4_000_000)),
+                ),
+            }
+        for row in results[-2:]:
+            naive_rate, floor_rate, count = figures[row["pass"]]
+            row.update(
+                naive_items_per_s=naive_rate,
+                floor_items_per_s=floor_rate,
+                statements=count,
+                x_naive=row["route_items_per_s"] / naive_rate,
+                floor_slowdown=floor_rate / row["route_items_per_s"],
+                idle_mb=idle,
+                peak_growth_mb=peak - idle,
+            )
+        log(f"{backend} {name}: done")
+    connections.close_all()
+    return results
+
+
+def table(results):
+    head = (
+        f"{'backend':<10} {'entity':<9} {'pass':<6} {'route/s':>9} {'naive/s':>8} {'floor/s':>9} "
+        f"{'x naive':>8} {'floor÷route':>11} {'peak MB over idle':>17} {'statements':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(
+            f"{r['backend']:<10} {r['entity']:<9} {r['pass']:<6} {r['route_items_per_s']:>9,.0f} "
+            f"{r['naive_items_per_s']:>8,.0f} {r['floor_items_per_s']:>9,.0f} {r['x_naive']:>8.1f} "
+            f"{r['floor_slowdown']:>11.2f} {r['peak_growth_mb']:>17.0f} {r['statements']:>10}"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=10_000, help="items per batch (default 10,000)")
+    parser.add_argument("--naive-rows", type=int, default=1_000, help="rows the naive baseline runs on")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], help="only this backend")
+    parser.add_argument(
+        "--postgres", default=os.environ.get("VBA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/")
+    )
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    if not args.port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
+    backends = [args.backend] if args.backend else ["sqlite", "postgres"]
+    results = []
+    workdir = Path(tempfile.mkdtemp(prefix="vba-bench-"))
+    try:
+        for backend in backends:
+            if backend == "postgres" and not postgres_reachable(args.postgres):
+                log(f"PostgreSQL at {args.postgres} is not reachable: skipped")
+                continue
+            if len(backends) > 1:  # Django is set up once per process: each backend gets its own
+                out = workdir / f"{backend}.json"
+                command = [
+                    sys.executable,
+                    "-m",
+                    "bench.run",
+                    "--backend",
+                    backend,
+                    "--rows",
+                    str(args.rows),
+                    "--naive-rows",
+                    str(args.naive_rows),
+                    "--postgres",
+                    args.postgres,
+                    "--port",
+                    str(args.port),
+                    "--json",
+                    str(out),
+                ]
+                subprocess.run(command, cwd=ROOT, check=True)
+                results += json.loads(out.read_text())
+            else:
+                urls = sqlite_urls(workdir) if backend == "sqlite" else postgres_urls(args.postgres)
+                results += run_backend(backend, *urls, args, args.port)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if len(backends) > 1 or not args.json:
+        print(table(results))
+
+
+if __name__ == "__main__":
+    main()
