@@ -75,7 +75,6 @@ class Auth(models.Model):
     approved_From = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the authorization approval starts/started.",
     )
     approved_Location = models.CharField(
@@ -87,7 +86,6 @@ class Auth(models.Model):
     approved_Thru = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the authorization approval expires/expired.",
     )
     assigned_User = models.CharField(
@@ -106,14 +104,12 @@ class Auth(models.Model):
         max_length=8,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Code that indicates the authorization status.",
     )
     auth_Type = models.CharField(
         max_length=8,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Indicates the type of authorization. Auth types can be configured within 'Auth Configuration'."
         ),
@@ -158,7 +154,6 @@ class Auth(models.Model):
         max_length=64,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Informational field used to house the case number.",
     )
     cityCode_ID = models.CharField(max_length=8, null=True, blank=True, help_text="No longer in use.")
@@ -332,7 +327,6 @@ class Auth(models.Model):
         max_length=20,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Unique identifier assigned to the Provider associated with the Auth. This field can be "
             "populated by right-clicking and selecting 'Lookup' from the context menu."
@@ -357,7 +351,6 @@ class Auth(models.Model):
     received_Date = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the authorization was received.",
     )
     referred_By_ID = models.CharField(
@@ -401,7 +394,6 @@ class Auth(models.Model):
     requested_From = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the authorization is/was requested to be effective.",
     )
     requested_Location = models.CharField(
@@ -425,14 +417,12 @@ class Auth(models.Model):
         max_length=10,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Type of service associated with the authorization.",
     )
     status = models.CharField(
         max_length=8,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Identifies the current status of the authorization.",
     )
     subscriber_ID = models.CharField(
@@ -484,7 +474,6 @@ class Auth(models.Model):
         max_length=8,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Indicates the type of treatment that is being authorized.",
     )
     type_Of_Service = models.CharField(max_length=5, null=True, blank=True, help_text="No longer in use.")
@@ -519,7 +508,6 @@ class Auth(models.Model):
     )
     update_Date = models.DateTimeField(
         editable=False,
-        db_index=True,
         help_text="Date when the record was last updated in the system.",
     )
     update_User = models.CharField(
@@ -570,7 +558,20 @@ class Auth(models.Model):
     class Meta:
         verbose_name = "auth"
         verbose_name_plural = "auths"
+        # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
         indexes = [
+            models.Index(fields=["approved_From"], name="auth_approved_from_idx"),
+            models.Index(fields=["approved_Thru"], name="auth_approved_thru_idx"),
+            models.Index(fields=["auth_Code"], name="auth_auth_code_idx"),
+            models.Index(fields=["auth_Type"], name="auth_auth_type_idx"),
+            models.Index(fields=["case_Number"], name="auth_case_number_idx"),
+            models.Index(fields=["provider_ID"], name="auth_provider_id_idx"),
+            models.Index(fields=["received_Date"], name="auth_received_date_idx"),
+            models.Index(fields=["requested_From"], name="auth_requested_from_idx"),
+            models.Index(fields=["service_Type"], name="auth_service_type_idx"),
+            models.Index(fields=["status"], name="auth_status_idx"),
+            models.Index(fields=["treatment_Type"], name="auth_treatment_type_idx"),
+            models.Index(fields=["update_Date"], name="auth_update_date_idx"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="auths_auth_member_idx"),
         ]
 

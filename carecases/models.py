@@ -18,27 +18,23 @@ class CareCase(models.Model):
         help_text="User managed field: Date when the case was assessed.",
     )
     carePlan_Key = models.IntegerField(
-        db_index=True,
         help_text="Identifies the type care associated with the case.",
     )
     case_Assign_Type = models.CharField(
         max_length=16,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Who or what Entity the Case was assigned to.",
     )
     case_End_Date = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Day when the case ended.",
     )
     case_ID = models.CharField(
         max_length=64,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Identifier of the case.",
     )
     case_Priority = models.IntegerField(
@@ -53,7 +49,6 @@ class CareCase(models.Model):
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Identifies the reason of the case. 'Case Reasons' are configured within 'Care Management "
             "Configuration'."
@@ -67,14 +62,12 @@ class CareCase(models.Model):
     case_Start_Date = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Day when the case began.",
     )
     case_Status = models.CharField(
         max_length=8,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Identifies the status of the case. 'Case Statuses' are configured within 'Care Management "
             "Configuration'."
@@ -128,7 +121,6 @@ class CareCase(models.Model):
         max_length=20,
         null=True,
         blank=True,
-        db_index=True,
         help_text="ID of the Provider associated with the case.",
     )
     subscriber_ID = models.CharField(
@@ -139,7 +131,6 @@ class CareCase(models.Model):
     )
     update_Date = models.DateTimeField(
         editable=False,
-        db_index=True,
         help_text="Date the record was last updated in the system",
     )
     update_User = models.CharField(
@@ -153,7 +144,17 @@ class CareCase(models.Model):
     class Meta:
         verbose_name = "care case"
         verbose_name_plural = "care cases"
+        # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
         indexes = [
+            models.Index(fields=["carePlan_Key"], name="carecase_careplan_key_idx"),
+            models.Index(fields=["case_Assign_Type"], name="carecase_case_assign_type_idx"),
+            models.Index(fields=["case_End_Date"], name="carecase_case_end_date_idx"),
+            models.Index(fields=["case_ID"], name="carecase_case_id_idx"),
+            models.Index(fields=["case_Reason"], name="carecase_case_reason_idx"),
+            models.Index(fields=["case_Start_Date"], name="carecase_case_start_date_idx"),
+            models.Index(fields=["case_Status"], name="carecase_case_status_idx"),
+            models.Index(fields=["provider_ID"], name="carecase_provider_id_idx"),
+            models.Index(fields=["update_Date"], name="carecase_update_date_idx"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="careca_carecase_member_idx"),
         ]
 
@@ -251,7 +252,6 @@ class CareCaseClinicalTrial(models.Model):
     )
     update_Date = models.DateTimeField(
         editable=False,
-        db_index=True,
         help_text="Date the record was last updated in the system",
     )
     update_User = models.CharField(
@@ -268,6 +268,10 @@ class CareCaseClinicalTrial(models.Model):
     )
 
     class Meta:
+        # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        indexes = [
+            models.Index(fields=["update_Date"], name="cctrial_update_date_idx"),
+        ]
         verbose_name = "clinical trial"
         verbose_name_plural = "clinical trials"
 

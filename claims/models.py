@@ -33,14 +33,12 @@ class ClaimPromptPay(models.Model):
         max_length=20,
         null=True,
         blank=True,
-        db_index=True,
         help_text="The patients (or Subscribers) enrollment information, references Subenrollment.Group_ID.",
     )
     plan_ID = models.CharField(
         max_length=20,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Holds the plan the patient is enrolled in and that benefits are assigned.",
     )
     prompt_Pay_Duration = models.IntegerField(
@@ -54,19 +52,16 @@ class ClaimPromptPay(models.Model):
         max_length=16,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Defines the type of duration used in configuration. D = Day, M = Month, Y = Year.",
     )
     tax_ID = models.CharField(
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Holds the Tax_ID (Federal_ID) of the provider for this record.",
     )
     update_Date = models.DateTimeField(
         editable=False,
-        db_index=True,
         help_text="Date the record was last updated in the system",
     )
     update_User = models.CharField(
@@ -78,6 +73,14 @@ class ClaimPromptPay(models.Model):
     )
 
     class Meta:
+        # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        indexes = [
+            models.Index(fields=["group_ID"], name="promptpay_group_id_idx"),
+            models.Index(fields=["plan_ID"], name="promptpay_plan_id_idx"),
+            models.Index(fields=["prompt_Pay_Duration_Type"], name="promptpay_duration_type_idx"),
+            models.Index(fields=["tax_ID"], name="promptpay_tax_id_idx"),
+            models.Index(fields=["update_Date"], name="promptpay_update_date_idx"),
+        ]
         verbose_name = "claim prompt pay"
         verbose_name_plural = "claim prompt pays"
 

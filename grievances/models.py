@@ -50,7 +50,6 @@ class Grievance(models.Model):
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Category of the grievance. 'Greivance Categories' are configured within 'Grievance "
             "Configuration'."
@@ -64,13 +63,11 @@ class Grievance(models.Model):
     grievance_Received = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the grievance was submitted.",
     )
     grievance_Resolved = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the grievance was resolved.",
     )
     grievance_Source = models.CharField(
@@ -83,7 +80,6 @@ class Grievance(models.Model):
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Status of the grievance. 'Greivance Statuses' are configured within 'Grievance Configuration'."
         ),
@@ -92,7 +88,6 @@ class Grievance(models.Model):
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text="Type of the grievance. 'Grievance Types' are configured within 'Grievance Configuration'.",
     )
     issue = models.CharField(
@@ -104,14 +99,12 @@ class Grievance(models.Model):
     issue_Date = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="Date when the issue occurred.",
     )
     issue_Type = models.CharField(
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Type of issue the grievance is associated with. 'Issue Types' are configured within "
             "'Grievance Configuration'."
@@ -133,7 +126,6 @@ class Grievance(models.Model):
         max_length=20,
         null=True,
         blank=True,
-        db_index=True,
         help_text="ID of the Provider associated with the grievance.",
     )
     resolution = models.CharField(
@@ -151,7 +143,6 @@ class Grievance(models.Model):
         max_length=32,
         null=True,
         blank=True,
-        db_index=True,
         help_text=(
             "Type of resolution used to address the grievance. 'Resolution Types' are configured within "
             "'Grievance Configuration'."
@@ -165,7 +156,6 @@ class Grievance(models.Model):
     )
     update_Date = models.DateTimeField(
         editable=False,
-        db_index=True,
         help_text="Date the record was last updated in the system",
     )
     update_User = models.CharField(
@@ -179,7 +169,18 @@ class Grievance(models.Model):
     class Meta:
         verbose_name = "grievance"
         verbose_name_plural = "grievances"
+        # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
         indexes = [
+            models.Index(fields=["grievance_Category"], name="grievance_category_idx"),
+            models.Index(fields=["grievance_Received"], name="grievance_received_idx"),
+            models.Index(fields=["grievance_Resolved"], name="grievance_resolved_idx"),
+            models.Index(fields=["grievance_Status"], name="grievance_status_idx"),
+            models.Index(fields=["grievance_Type"], name="grievance_type_idx"),
+            models.Index(fields=["issue_Date"], name="grievance_issue_date_idx"),
+            models.Index(fields=["issue_Type"], name="grievance_issue_type_idx"),
+            models.Index(fields=["provider_ID"], name="grievance_provider_id_idx"),
+            models.Index(fields=["resolution_Type"], name="grievance_resolution_type_idx"),
+            models.Index(fields=["update_Date"], name="grievance_update_date_idx"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="grieva_grievance_member_idx"),
         ]
 
