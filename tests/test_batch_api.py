@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
-from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from tests.entities import BATCH_ROUTES, MODELS
 from vbaproject.activity import ActivityIdFilter
 from vbaproject.client_databases import using_client_database
 from vbaproject.entities import entity_spec
@@ -19,18 +19,11 @@ from vbaproject.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-ROUTES = {
-    CareCase: "/vbasoftware/care-cases-batch",
-    CareCaseClinicalTrial: "/vbasoftware/care-case-clinical-trials-batch",
-    Grievance: "/vbasoftware/grievances-batch",
-    ClaimPromptPay: "/vbasoftware/claim-prompt-pays-batch",
-    Auth: "/vbasoftware/auths",
-}
-BY_NAME = pytest.mark.parametrize("model", ROUTES, ids=[m.__name__ for m in ROUTES])
+BY_NAME = pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
 
 
 def put(api, model, items, **kwargs):
-    response = api.put(ROUTES[model], items, **kwargs)
+    response = api.put(BATCH_ROUTES[model], items, **kwargs)
     assert response.status_code == 207, response.content
     body = response.json()
     assert body["error"] is None
@@ -264,44 +257,44 @@ def problem_of(response, status):
 
 
 def test_missing_database_header_is_400(api):
-    error = problem_of(api.put(ROUTES[Grievance], [], database=None), 400)
+    error = problem_of(api.put(BATCH_ROUTES[Grievance], [], database=None), 400)
     assert "vbasoftware-database" in error["detail"]
 
 
 def test_unknown_database_is_403(api):
-    problem_of(api.put(ROUTES[Grievance], [], database="nope"), 403)
-    problem_of(api.put(ROUTES[Grievance], [], database="default"), 403)
+    problem_of(api.put(BATCH_ROUTES[Grievance], [], database="nope"), 403)
+    problem_of(api.put(BATCH_ROUTES[Grievance], [], database="default"), 403)
 
 
 @pytest.mark.parametrize("body", [b"{", b"[1,", b"\xff\xfe", b"NaN", b'"text"', b"{}", b"12", b"null", b""])
 def test_invalid_json_or_not_an_array_is_400(api, body):
-    problem_of(api.put(ROUTES[Grievance], body), 400)
+    problem_of(api.put(BATCH_ROUTES[Grievance], body), 400)
 
 
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x", ""]
 )
 def test_a_non_json_content_type_is_415(api, content_type):
-    problem_of(api.put(ROUTES[Grievance], b"[]", content_type=content_type), 415)
+    problem_of(api.put(BATCH_ROUTES[Grievance], b"[]", content_type=content_type), 415)
 
 
 @pytest.mark.parametrize(
     "content_type", ["application/json; charset=utf-8", "text/json", "application/vnd.x+json"]
 )
 def test_every_json_content_type_is_accepted(api, content_type):
-    assert api.put(ROUTES[Grievance], b"[]", content_type=content_type).status_code == 207
+    assert api.put(BATCH_ROUTES[Grievance], b"[]", content_type=content_type).status_code == 207
 
 
 def test_too_many_items_is_413(api, settings):
     settings.VBA_BATCH_MAX_ITEMS = 3
-    assert api.put(ROUTES[Grievance], [sample_item(Grievance) for _ in range(3)]).status_code == 207
-    error = problem_of(api.put(ROUTES[Grievance], [sample_item(Grievance) for _ in range(4)]), 413)
+    assert api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance) for _ in range(3)]).status_code == 207
+    error = problem_of(api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance) for _ in range(4)]), 413)
     assert "VBA_BATCH_MAX_ITEMS" in error["detail"]
 
 
 def test_too_large_a_body_is_413(api, settings):
     settings.VBA_BATCH_MAX_BYTES = 1000
-    error = problem_of(api.put(ROUTES[Grievance], [sample_item(Grievance, issue="x" * 2000)]), 413)
+    error = problem_of(api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance, issue="x" * 2000)]), 413)
     assert "VBA_BATCH_MAX_BYTES" in error["detail"]
 
 
@@ -317,7 +310,7 @@ def test_an_unreachable_database_is_503(api, settings):
     api.allow_database("offline")
     connections["offline"] = load_backend(offline["ENGINE"]).DatabaseWrapper(offline, "offline")
     try:
-        response = api.put(ROUTES[Grievance], [sample_item(Grievance)], database="offline")
+        response = api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance)], database="offline")
         problem_of(response, 503)
         assert response["Retry-After"]
     finally:
@@ -327,13 +320,13 @@ def test_an_unreachable_database_is_503(api, settings):
 
 def test_unknown_routes_and_methods_answer_in_the_envelope(api):
     problem_of(api.put("/vbasoftware/no-such-batch", []), 404)
-    problem_of(api.request("PATCH", ROUTES[Grievance], []), 405)
+    problem_of(api.request("PATCH", BATCH_ROUTES[Grievance], []), 405)
 
 
 def test_log_lines_of_a_request_carry_its_activity_id(api, caplog):
     caplog.handler.addFilter(ActivityIdFilter())
     with caplog.at_level(logging.INFO):
-        response = api.put(ROUTES[Grievance], b"{", database="demo")
+        response = api.put(BATCH_ROUTES[Grievance], b"{", database="demo")
     ours = [r for r in caplog.records if r.name == "django.request"]
     assert ours and all(r.activity_id == response["x-activity-id"] for r in ours)
 

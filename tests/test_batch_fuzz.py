@@ -9,19 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auths.models import Auth
-from carecases.models import CareCase, CareCaseClinicalTrial
-from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from tests.entities import BATCH_ROUTES, MODELS
 from vbaproject.entities import entity_spec
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
-ROUTES = {
-    CareCase: "/vbasoftware/care-cases-batch",
-    CareCaseClinicalTrial: "/vbasoftware/care-case-clinical-trials-batch",
-    Grievance: "/vbasoftware/grievances-batch",
-    ClaimPromptPay: "/vbasoftware/claim-prompt-pays-batch",
-    Auth: "/vbasoftware/auths",
-}
 FUZZ = dict(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 scalars = st.one_of(
@@ -60,17 +52,17 @@ def assert_answered(response):
         assert all(r["status"] in (200, 201, 400) for r in body["data"]), body["data"]
 
 
-@pytest.mark.parametrize("model", ROUTES, ids=[m.__name__ for m in ROUTES])
+@pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
 @settings(**FUZZ)
 @given(data=st.data())
 def test_arbitrary_values_in_every_field(api, model, data):
-    assert_answered(api.put(ROUTES[model], data.draw(items(model))))
+    assert_answered(api.put(BATCH_ROUTES[model], data.draw(items(model))))
 
 
 @settings(**FUZZ)
 @given(body=json_values)
 def test_arbitrary_json_bodies(api, body):
-    assert_answered(api.put(ROUTES[Grievance], body))
+    assert_answered(api.put(BATCH_ROUTES[Grievance], body))
 
 
 @settings(**FUZZ)
@@ -78,7 +70,7 @@ def test_arbitrary_json_bodies(api, body):
     body=st.binary(max_size=200), content_type=st.sampled_from(["application/json", "text/json", "x/y", ""])
 )
 def test_arbitrary_bytes(api, body, content_type):
-    assert_answered(api.put(ROUTES[Auth], body, content_type=content_type))
+    assert_answered(api.put(BATCH_ROUTES[Auth], body, content_type=content_type))
 
 
 @pytest.mark.parametrize(
@@ -96,11 +88,11 @@ def test_arbitrary_bytes(api, body, content_type):
     ],
 )
 def test_regressions(api, item):
-    response = api.put(ROUTES[Grievance], [item])
+    response = api.put(BATCH_ROUTES[Grievance], [item])
     assert_answered(response)
     assert response.json()["data"][0]["status"] == 400
 
 
 @pytest.mark.parametrize("body", [b"[1e400]", b"[123456789012345678901234567890]", b'["\\ud800"]'])
 def test_numbers_and_strings_json_cannot_hold(api, body):
-    assert_answered(api.put(ROUTES[Grievance], body))
+    assert_answered(api.put(BATCH_ROUTES[Grievance], body))

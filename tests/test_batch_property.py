@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from auths.models import Auth
 from grievances.models import Grievance
 from tests.batch_oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run
+from tests.entities import BATCH_ROUTES
 from vbaproject.client_databases import using_client_database
 from vbaproject.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
-ROUTES = {Grievance: "/vbasoftware/grievances-batch", Auth: "/vbasoftware/auths"}
 KEYS = {
     Grievance: dict(pool=[ABSENT, 0, 1, 2, 3, 4, -1, None], initial=[2, 3]),
     Auth: dict(pool=[ABSENT, "", None, "A1", "A2", "7", "8", "X" * 21], initial=["A2", "7"]),
@@ -29,7 +29,7 @@ def refusing_database(demo_db):
     """Triggers that make the database itself refuse or fail on chosen values."""
     db = connections[demo_db]
     with db.cursor() as cursor:
-        for model in ROUTES:
+        for model in (Grievance, Auth):
             table = db.ops.quote_name(model._meta.db_table)
             if db.vendor == "sqlite":
                 for event in ("INSERT", "UPDATE"):
@@ -122,7 +122,7 @@ def check(api, model, items, chunk_rows, django_settings):
     )
     with using_client_database("demo"), transaction.atomic(using="demo"):
         seed(model, keys["initial"])
-        response = api.put(ROUTES[model], items)
+        response = api.put(BATCH_ROUTES[model], items)
         assert response.status_code == 207, response.content
         results = response.json()["data"]
         assert [r["status"] for r in results] == case.statuses, (items, results)
