@@ -84,7 +84,7 @@ class PostgresWriter(_Writer):
 
     def _stage(self, cursor, rows):
         cursor.execute(self.create_stage_sql)
-        cursor.execute(f"TRUNCATE {self.stage}")
+        cursor.execute(f"DELETE FROM {self.stage}")  # empty after a commit; not within one
         with cursor.cursor.copy(self.copy_sql) as copy:
             copy.set_types(self.copy_types)
             for row in rows:
