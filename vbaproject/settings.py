@@ -191,7 +191,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 VBA_BATCH_CHUNK_ROWS = int(os.environ.get("VBA_BATCH_CHUNK_ROWS", 1000))
+# Static files (the admin's) are served by WhiteNoise, found in the apps when collectstatic has
+# not run; no manifest, so a missing collectstatic never fails a page.
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
