@@ -68,3 +68,20 @@ def test_identity_sequence_is_moved_past_explicit_keys_on_postgres(demo_db):
     with connections[demo_db].cursor() as cursor:
         cursor.execute("SELECT last_value FROM pg_sequences WHERE sequencename LIKE 'grievances_grievance%%'")
         assert cursor.fetchone()[0] >= 9000
+
+
+def test_a_client_key_at_the_32_bit_limit_leaves_assignment_working(demo_db):
+    """Found by schemathesis: the sequence followed the key to its ceiling, and then failed."""
+    top = 2**31 - 1
+    results = upsert_batch(
+        Grievance,
+        [sample_item(Grievance, grievance_Key=top), sample_item(Grievance, grievance_Key=1)],
+        user="t",
+    )
+    assert [r["status"] for r in results] == [201, 201]
+    later = upsert_batch(Grievance, [sample_item(Grievance) for _ in range(3)], user="t")
+    assert [r["status"] for r in later] == [201, 201, 201]
+    assigned = keys(later)
+    assert len(set(assigned)) == 3 and all(2 <= k < top for k in assigned)
+    (again,) = upsert_batch(Grievance, [sample_item(Grievance)], user="t")
+    assert again["status"] == 201 and again["id"][0]["value"] not in {1, top, *assigned}

@@ -8,7 +8,14 @@ PostgreSQL sequence (or, on SQLite, which has one writer at a time, from the lar
 number in the table) and any candidate already taken is skipped.
 """
 
-from django.db import migrations
+from django.db import DataError, migrations, transaction
+
+KEY_MAX = 2**31 - 1  # integer keys are 32-bit (contract §4)
+
+
+class KeySpaceExhausted(Exception):
+    """No integer key is left to assign."""
+
 
 _FUNCTION = """
 CREATE OR REPLACE FUNCTION vba_keep_sequence_ahead() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -145,6 +152,7 @@ def allocate_keys(connection, model, count, avoid=frozenset()):
 
 
 def _candidates(connection, model, count, taken):
+    """Fresh keys to try (some may be in ``avoid`` or, on PostgreSQL, taken concurrently)."""
     meta = model._meta
     table, column = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
     integer_key = meta.pk.get_internal_type() in {"AutoField", "BigAutoField", "IntegerField"}
@@ -152,7 +160,11 @@ def _candidates(connection, model, count, taken):
         if connection.vendor == "postgresql":
             if integer_key:
                 sequence_sql = f"pg_get_serial_sequence('{meta.db_table}', '{meta.pk.column}')"
-                return _pg_sequence_values(cursor, sequence_sql, count)
+                try:
+                    with transaction.atomic(using=connection.alias):
+                        return _pg_sequence_values(cursor, sequence_sql, count)
+                except DataError:  # the sequence is exhausted: a client took the largest key
+                    return _free_keys_below_the_top(cursor, table, column, count, taken)
             candidates = [str(v) for v in _pg_sequence_values(cursor, f"'{sequence_name(model)}'", count)]
             cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [candidates])
             in_use = {row[0] for row in cursor.fetchall()}
@@ -170,5 +182,31 @@ def _candidates(connection, model, count, taken):
             )
         # Nothing else writes meanwhile; continue past the keys this call already handed out.
         start = max(cursor.fetchone()[0], *(int(k) for k in taken), 0) + 1
+        if integer_key and start + count - 1 > KEY_MAX:
+            return _free_keys_below_the_top(cursor, table, column, count, taken)
     values = range(start, start + count)
     return list(values) if integer_key else [str(v) for v in values]
+
+
+def _free_keys_below_the_top(cursor, table, column, count, taken):
+    """Unused integer keys in the gaps between used ones, for when the top of the range is taken.
+
+    Rare (a client chose a key at the 32-bit limit) and slower than the sequence: it reads the
+    key index once.
+    """
+    cursor.execute(
+        f"SELECT used + 1, coalesce(following, %s) FROM ("
+        f"  SELECT {column} AS used, lead({column}) OVER (ORDER BY {column}) AS following"
+        f"  FROM (SELECT {column} FROM {table} UNION ALL SELECT 0) AS keys"
+        f") AS pairs WHERE coalesce(following, %s) > used + 1 AND used < %s ORDER BY used",
+        [KEY_MAX + 1, KEY_MAX + 1, KEY_MAX],
+    )
+    taken = set(taken)
+    keys = []
+    for first, after in cursor.fetchall():
+        for key in range(first, after):
+            if key not in taken:
+                keys.append(key)
+                if len(keys) == count:
+                    return keys
+    raise KeySpaceExhausted(f"every key up to {KEY_MAX} is in use")
