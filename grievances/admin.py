@@ -76,6 +76,8 @@ class GrievanceAdmin(EntityAdmin):
         now = timezone.now()
         _, update_user = audit_user(Grievance, request)
         open_rows = queryset.filter(Q(grievance_Resolved__isnull=True) | Q(resolution_Date__isnull=True))
+        # Counted first: the selection may be a filtered list ("open") the update empties.
+        selected = queryset.count()
         with transaction.atomic(using=router.db_for_write(Grievance)):
             changed = list(open_rows.select_for_update())
             open_rows.filter(pk__in=[g.pk for g in changed]).update(
@@ -86,7 +88,7 @@ class GrievanceAdmin(EntityAdmin):
             )
         for grievance in changed:
             self.log_change(request, grievance, "Marked resolved.")
-        skipped = queryset.count() - len(changed)
+        skipped = selected - len(changed)
         message = f"Marked {len(changed)} grievance{'s' if len(changed) != 1 else ''} resolved."
         if skipped:
             message += f" {skipped} {'were' if skipped != 1 else 'was'} resolved already."

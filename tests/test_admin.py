@@ -161,6 +161,7 @@ def test_a_database_not_granted_cannot_be_chosen(client):
     client.force_login(clerk)
     page = client.get("/admin/").content.decode()
     assert '<option value="demo"' in page and '<option value="other"' not in page
+    assert "You have no client database to work on" not in page
 
     response = client.post("/admin/vba-database/", {"database": "other"}, follow=True)
     assert SESSION_KEY not in client.session
@@ -194,7 +195,7 @@ def test_a_staff_user_without_a_database_gets_a_clear_message(client):
     index = client.get("/admin/")
     assert index.status_code == 200
     page = index.content.decode()
-    assert "No client database is open to you" in page
+    assert "No client database is open to you" in page and "You have no client database to work on" in page
     assert admin_url(Grievance) not in page
     for model in ENTITIES:
         for url in [admin_url(model), admin_url(model, "add")]:
@@ -545,6 +546,21 @@ def test_mark_resolved_sets_the_dates_that_are_missing(client, superuser):
     assert half.grievance_Resolved == OLD and half.resolution_Date >= before
     assert open_one.update_User == half.update_User == "boss" and open_one.update_Date >= before
     assert (done.update_Date, done.update_User) == (OLD, "api-user")
+
+
+def test_mark_resolved_on_the_open_list_selected_across(client, superuser):
+    for _ in range(3):
+        make_record(Grievance, "demo", grievance_Resolved=None)
+    make_record(Grievance, "demo", grievance_Resolved=OLD, resolution_Date=OLD)
+    response = client.post(
+        admin_url(Grievance) + "?state=open",
+        {"action": "mark_resolved", "select_across": "1", "_selected_action": ["1"], "index": "0"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Marked 3 grievances resolved." in page and "already" not in page
+    with using_client_database("demo"):
+        assert not Grievance.objects.filter(grievance_Resolved__isnull=True).exists()
 
 
 def test_mark_resolved_needs_the_change_permission(client):
