@@ -209,6 +209,14 @@ def test_a_non_json_content_type_is_415(api):
     )
 
 
+def test_a_client_key_at_the_top_of_the_range_leaves_key_assignment_working(api):
+    top = 2**31 - 1
+    (result,) = data_of(api.put(BATCHES[Grievance], [item_for(Grievance, grievance_Key=top)]), 207)
+    assert result["status"] == 201
+    assigned = data_of(api.post(COLLECTIONS[Grievance], item_for(Grievance)), 201)["grievance_Key"]
+    assert 0 < assigned < top
+
+
 # Care cases under their care plan ---------------------------------------------------------------
 
 
