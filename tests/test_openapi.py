@@ -86,7 +86,8 @@ def served_routes():
                     continue
                 assert actions, f"{route} is not a VBA view"
                 path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
-                found.update((path, method) for method in actions)
+                # DRF answers HEAD wherever there is a GET (and adds it to ``actions`` when it does).
+                found.update((path, method) for method in actions if method != "head")
 
     walk(get_resolver().url_patterns, "")
     return found
@@ -103,20 +104,16 @@ def test_the_document_is_valid_openapi_3_and_public(document, client):
     assert client.get("/vbasoftware/openapi.json").status_code == 200
 
 
-def test_swagger_ui_is_public_and_served_from_this_host(client, settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def test_swagger_ui_is_public_and_served_from_this_host(client):
     response = client.get("/vbasoftware/docs/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "/vbasoftware/openapi.json" in page
-    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
     assert "//cdn" not in page and "unpkg" not in page
-    from django.contrib.staticfiles import finders
-
-    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
 
 
 def test_every_route_is_documented_and_nothing_else(document):

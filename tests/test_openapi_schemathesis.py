@@ -29,6 +29,7 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from tests.test_resources import keep_key_sequences  # noqa: F401 (a fixture)
 from vbaproject.batch import upsert_batch
 from vbaproject.client_databases import using_client_database
 from vbaproject.sample_data import sample_item
@@ -84,6 +85,7 @@ def _headers(case, api):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
+@pytest.mark.usefixtures("keep_key_sequences")
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_route_answers_as_documented(case, live_api):
