@@ -5,7 +5,10 @@ import os
 import pytest
 from django.db import connections
 
+from tests.entities import MODELS
 from vbaproject.client_databases import CONTROL_DATABASE, client_database_names, using_client_database
+from vbaproject.entities import entity_spec
+from vbaproject.keys import sequence_name
 
 BACKEND = os.environ.get("VBA_TEST_DATABASE", "sqlite")
 ALL_DATABASES = [CONTROL_DATABASE, *client_database_names()]
@@ -130,3 +133,31 @@ def api(client, db, settings):
     api.id_token = response.json()["data"]["authenticationResult"]["idToken"]
     api.credentials["Authorization"] = f"Bearer {api.id_token}"
     return api
+
+
+@pytest.fixture
+def keep_key_sequences(db):
+    """Put the PostgreSQL key sequences back as they were after the test (a rollback does not).
+
+    A test that writes a key at the top of the 32-bit range moves its sequence there; later
+    tests that insert through the ORM would then find it exhausted.
+    """
+    saved = {}
+    for alias in ("demo", "other"):
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        with connection.cursor() as cursor:
+            for model in MODELS:
+                meta = model._meta
+                if entity_spec(model).integer_key:
+                    cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
+                    sequence = cursor.fetchone()[0]
+                else:
+                    sequence = connection.ops.quote_name(sequence_name(model))
+                cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+                saved[alias, sequence] = cursor.fetchone()
+    yield
+    for (alias, sequence), (last, called) in saved.items():
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT setval(%s::regclass, %s, %s)", [sequence, last, called])

@@ -352,3 +352,25 @@ def test_statements_do_not_grow_with_the_batch(api, settings, assigned):
     settings.VBA_BATCH_CHUNK_ROWS = 1000  # 2,000 items are two chunks of 1,000
     one_chunk = statements(10, 20_000)
     assert statements(2000, 30_000) == 2 * one_chunk
+
+
+def test_create_only_never_replaces_a_record(api):
+    """POST's mode of the engine: the insert itself decides that a key is taken (409)."""
+    from vbaproject.batch import upsert_batch
+
+    put(api, Grievance, [sample_item(Grievance, grievance_Key=31, subscriber_ID="KEEP")])
+    with using_client_database("demo"):
+        results = upsert_batch(
+            Grievance,
+            [
+                sample_item(Grievance, grievance_Key=31, subscriber_ID="LOSE"),
+                sample_item(Grievance, grievance_Key=32, subscriber_ID="NEW"),
+            ],
+            user="t",
+            create_only=True,
+        )
+    assert [(r["status"], r["body"]) for r in results] == [
+        (409, "there is a grievance 31 already"),
+        (201, "Created"),
+    ]
+    assert {k: g.subscriber_ID for k, g in rows(Grievance).items()} == {31: "KEEP", 32: "NEW"}

@@ -29,7 +29,6 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from tests.test_resources import keep_key_sequences  # noqa: F401 (a fixture)
 from vbaproject.batch import upsert_batch
 from vbaproject.client_databases import using_client_database
 from vbaproject.sample_data import sample_item

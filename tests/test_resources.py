@@ -13,7 +13,6 @@ from claims.models import ClaimPromptPay
 from grievances.models import Grievance
 from vbaproject.client_databases import using_client_database
 from vbaproject.entities import entity_spec
-from vbaproject.keys import sequence_name
 from vbaproject.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
@@ -208,34 +207,6 @@ def test_a_non_json_content_type_is_415(api):
     problem_of(
         api.post("/vbasoftware/grievances", "a=b", content_type="application/x-www-form-urlencoded"), 415
     )
-
-
-@pytest.fixture
-def keep_key_sequences(db):
-    """Put the PostgreSQL key sequences back as they were after the test (a rollback does not).
-
-    A test that writes a key at the top of the 32-bit range moves its sequence there; later
-    tests that insert through the ORM would then find it exhausted.
-    """
-    saved = {}
-    for alias in ("demo", "other"):
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
-        with connection.cursor() as cursor:
-            for model in COLLECTIONS:
-                meta = model._meta
-                if entity_spec(model).integer_key:
-                    cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
-                    sequence = cursor.fetchone()[0]
-                else:
-                    sequence = connection.ops.quote_name(sequence_name(model))
-                cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
-                saved[alias, sequence] = cursor.fetchone()
-    yield
-    for (alias, sequence), (last, called) in saved.items():
-        with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT setval(%s::regclass, %s, %s)", [sequence, last, called])
 
 
 @pytest.mark.usefixtures("keep_key_sequences")

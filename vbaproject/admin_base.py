@@ -181,10 +181,13 @@ def stamp_audit(obj, request, adding, now=None):
 
 
 def save_entity(obj, adding):
-    """Save ``obj``; an added record without a string key gets one assigned, as on the API."""
+    """Save ``obj``; an added record without a key gets one assigned exactly as on the API.
+
+    Integer keys too go through ``allocate_keys`` rather than the identity default, which
+    fails once a client has taken the key at the top of the 32-bit range.
+    """
     model = type(obj)
-    spec = entity_spec(model)
-    if not (adding and spec.key.kind == "string" and not obj.pk):
+    if not (adding and not obj.pk):
         obj.save(force_insert=adding)
         return
     alias = router.db_for_write(model)

@@ -14,7 +14,8 @@ Writes go through the batch engine (``upsert_batch``), so a single record follow
 rules of a batch item and a 400 says exactly what the batch item's ``body`` would:
 
 - ``POST`` creates: with the key left out (or 0, or an empty auth number) the server assigns
-  one; a key that exists already is a 409.
+  one; a key that exists already is a 409, decided by the insert itself (the engine's
+  ``create_only`` mode), so a concurrent writer cannot turn a POST into an update.
 - ``PUT .../{key}`` replaces the record (404 when there is none); the body's key may be left
   out, 0 or the path's key, anything else is a 400.
 - ``DELETE .../{key}`` deletes it (200, ``data`` null); a record others still refer to is a 409.
@@ -35,7 +36,7 @@ from vbaproject.api_views import BatchUpsertViewSet, audit_username
 from vbaproject.batch import LOOKUP_CHUNK, result, upsert_batch
 from vbaproject.entities import entity_spec
 from vbaproject.envelope import PayloadTooLarge, envelope_response, problem
-from vbaproject.validation import INT_MAX, INT_MIN, Invalid, _integer, validator_for
+from vbaproject.validation import INT_MAX, INT_MIN, Invalid, _integer
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -130,11 +131,16 @@ class EntityViewSet(BatchUpsertViewSet):
             raise self.not_found(key)
         return rows[0]
 
-    def write_one(self, request, item, created_status):
+    def write_one(self, request, item, created_status, create_only=False):
         """Apply one item through the batch engine and answer its outcome as a single record."""
-        (outcome,) = upsert_batch(self.model, [item], user=audit_username(request))
+        (outcome,) = upsert_batch(self.model, [item], user=audit_username(request), create_only=create_only)
         if outcome["status"] == 400:
             raise BadRequest(outcome["body"])
+        if outcome["status"] == 409:
+            raise Conflict(
+                f"There is a {self.noun} {outcome['id'][0]['value']} already: PUT it to change it, or "
+                f"leave {self.spec.key.name} out to have a new key assigned."
+            )
         if outcome["status"] >= 500:
             code = outcome["status"]
             return Response(problem(code, outcome["body"], request.path), status=code)
@@ -152,13 +158,7 @@ class EntityViewSet(BatchUpsertViewSet):
     def create(self, request, *args, **kwargs):
         self.path_values()
         item = self.with_path_values(self.object_body(request))
-        key, _, errors = validator_for(self.model)(item)
-        if not errors and key is not None and self.model._default_manager.filter(pk=key).exists():
-            raise Conflict(
-                f"There is a {self.noun} {key} already: PUT it to change it, or leave "
-                f"{self.spec.key.name} out to have a new key assigned."
-            )
-        return self.write_one(request, item, status.HTTP_201_CREATED)
+        return self.write_one(request, item, status.HTTP_201_CREATED, create_only=True)
 
     def update(self, request, *args, **kwargs):
         key = self.path_key()

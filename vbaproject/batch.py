@@ -70,11 +70,12 @@ def _truncate(user, field):
     return user if field.max_length is None else user[: field.max_length]
 
 
-def upsert_batch(model, items, user, now=None, release_items=False):
+def upsert_batch(model, items, user, now=None, release_items=False, create_only=False):
     """Apply ``items`` (parsed JSON values) to ``model``'s table; one result dict per item.
 
     With ``release_items`` the engine empties ``items`` as it validates them, so the parsed
     JSON of a large batch is freed while its rows are built rather than after the request.
+    With ``create_only`` (POST) an item whose key exists already is not applied: 409.
     """
     spec = entity_spec(model)
     key_name = spec.key.name
@@ -102,7 +103,7 @@ def upsert_batch(model, items, user, now=None, release_items=False):
     chunk_size = settings.VBA_BATCH_CHUNK_ROWS
     for start in range(0, len(valid), chunk_size):
         chunk = valid[start : start + chunk_size]
-        _write_chunk(connection, writer, chunk, explicit_keys, results, key_name)
+        _write_chunk(connection, writer, chunk, explicit_keys, create_only, results, key_name)
     return results
 
 
@@ -136,25 +137,31 @@ def _is_retryable(exc):
     return name in {"DeadlockDetected", "SerializationFailure"} or "database is locked" in str(exc)
 
 
-def _write_chunk(connection, writer, chunk, explicit_keys, results, key_name):
+def _write_chunk(connection, writer, chunk, explicit_keys, create_only, results, key_name):
     for attempt in range(RETRIES):
         try:
             with transaction.atomic(using=connection.alias):
-                outcome = _apply(writer, chunk, explicit_keys)
+                outcome = _apply(writer, chunk, explicit_keys, create_only)
         except DatabaseError as exc:
             if _is_retryable(exc) and attempt < RETRIES - 1:
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                 continue
             _require_usable(connection, exc)
             logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), exc)
-            _replay_one_at_a_time(connection, writer, chunk, explicit_keys, results, key_name)
+            _replay_one_at_a_time(connection, writer, chunk, explicit_keys, create_only, results, key_name)
             return
         for index, key, status in outcome:
-            results[index] = result(key_name, key, status, "Created" if status == 201 else "Updated")
+            results[index] = _written(writer, key_name, key, status)
         return
 
 
-def _apply(writer, chunk, explicit_keys):
+def _written(writer, key_name, key, status):
+    if status == 409:
+        return result(key_name, key, 409, f"there is a {writer.spec.model._meta.verbose_name} {key} already")
+    return result(key_name, key, status, "Created" if status == 201 else "Updated")
+
+
+def _apply(writer, chunk, explicit_keys, create_only=False):
     """Write one chunk; give (index, key, status) per occurrence.
 
     Every occurrence is written, so the database judges each one as it would one at a time:
@@ -175,8 +182,10 @@ def _apply(writer, chunk, explicit_keys):
         rounds[n].append(occ)
     outcome = []
     for occurrences in rounds:
-        created = writer.upsert([occ.row for occ in occurrences])
-        outcome += [(occ.index, occ.key, 201 if occ.key in created else 200) for occ in occurrences]
+        rows = [occ.row for occ in occurrences]
+        created = writer.insert_ignoring_conflicts(rows) if create_only else writer.upsert(rows)
+        taken = 409 if create_only else 200
+        outcome += [(occ.index, occ.key, 201 if occ.key in created else taken) for occ in occurrences]
     if assigned:
         keys = writer.insert_new([occ.row[1:] for occ in assigned], explicit_keys)
         outcome += [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
@@ -194,12 +203,12 @@ def _require_usable(connection, exc):
             raise DatabaseUnavailable(str(exc)) from exc
 
 
-def _replay_one_at_a_time(connection, writer, chunk, explicit_keys, results, key_name):
+def _replay_one_at_a_time(connection, writer, chunk, explicit_keys, create_only, results, key_name):
     for occ in chunk:
         try:
             with transaction.atomic(using=connection.alias):
-                ((index, key, status),) = _apply(writer, [occ], explicit_keys)
-            results[index] = result(key_name, key, status, "Created" if status == 201 else "Updated")
+                ((index, key, status),) = _apply(writer, [occ], explicit_keys, create_only)
+            results[index] = _written(writer, key_name, key, status)
         except IntegrityError as exc:
             _require_usable(connection, exc)
             logger.info("item %d rejected by the database: %s", occ.index, exc)

@@ -24,6 +24,7 @@ _PROBLEM_TYPES = {
     404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
     405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
     406: "https://tools.ietf.org/html/rfc9110#section-15.5.7",
+    409: "https://tools.ietf.org/html/rfc9110#section-15.5.10",
     413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
     415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
     429: "https://tools.ietf.org/html/rfc6585#section-4",
@@ -90,6 +91,7 @@ def exception_handler(exc, context):
         return Response(problem(500, detail, instance), status=500)
     if isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = "5"
-    detail = _detail_text(response.data.get("detail", response.data))
+    data = response.data
+    detail = _detail_text(data.get("detail", data) if isinstance(data, dict) else data)
     response.data = problem(response.status_code, detail, instance)
     return response

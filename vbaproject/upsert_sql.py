@@ -50,7 +50,7 @@ class _Writer:
         while pending:
             fresh = allocate_keys(self.connection, self.spec.model, len(pending), avoid)
             candidates = {key: position for key, position in zip(fresh, pending, strict=True)}
-            inserted = self._insert_ignoring_conflicts([(key, *rows[p]) for key, p in candidates.items()])
+            inserted = self.insert_ignoring_conflicts([(key, *rows[p]) for key, p in candidates.items()])
             for key in inserted:
                 keys[candidates.pop(key)] = key
             pending = sorted(candidates.values())
@@ -99,7 +99,8 @@ class PostgresWriter(_Writer):
             cursor.execute(self.upsert_sql)
             return {key for key, inserted in cursor.fetchall() if inserted}
 
-    def _insert_ignoring_conflicts(self, rows):
+    def insert_ignoring_conflicts(self, rows):
+        """Insert the rows (key first) whose key is free; give the keys inserted."""
         with self.connection.cursor() as cursor:
             self._stage(cursor, rows)
             cursor.execute(self.insert_sql)
@@ -110,10 +111,10 @@ class SqliteWriter(_Writer):
     def __init__(self, connection, spec):
         super().__init__(connection, spec)
         placeholders = ", ".join(["%s"] * len(self.fields))
-        self.insert_sql = f"INSERT INTO {self.table} ({self.columns}) VALUES ({placeholders})"
-        self.upsert_sql = (
-            f"{self.insert_sql} ON CONFLICT ({self.key_column}) DO UPDATE SET {self.update_set}"
-        )
+        values = f"VALUES ({placeholders})"
+        insert = f"INSERT INTO {self.table} ({self.columns}) {values} ON CONFLICT ({self.key_column})"
+        self.insert_sql = f"{insert} DO NOTHING"
+        self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set}"
         wanted = "(SELECT value FROM json_each(%s))"
         self.existing_sql = f"SELECT {self.key_column} FROM {self.table} WHERE {self.key_column} IN {wanted}"
         adapt = connection.ops.adapt_datetimefield_value
@@ -140,11 +141,14 @@ class SqliteWriter(_Writer):
             cursor.executemany(self.upsert_sql, self._adapt(rows))
         return set(keys) - existing
 
-    def _insert_ignoring_conflicts(self, rows):
-        # The transaction holds SQLite's only write lock, and the keys are fresh: no conflict.
+    def insert_ignoring_conflicts(self, rows):
+        """Insert the rows (key first) whose key is free; give the keys inserted."""
+        keys = [row[0] for row in rows]
         with self.connection.cursor() as cursor:
+            cursor.execute(self.existing_sql, [json.dumps(keys)])
+            existing = {row[0] for row in cursor.fetchall()}
             cursor.executemany(self.insert_sql, self._adapt(rows))
-        return {row[0] for row in rows}
+        return set(keys) - existing
 
 
 def writer_for(connection, spec):
