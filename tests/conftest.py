@@ -161,3 +161,26 @@ def keep_key_sequences(db):
     for (alias, sequence), (last, called) in saved.items():
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT setval(%s::regclass, %s, %s)", [sequence, last, called])
+
+
+@pytest.fixture
+def offline_database(settings):
+    """A configured client database, ``offline``, whose server cannot be reached.
+
+    Added to DATABASES (a new dict), with its connection made here rather than listed in
+    ``connections.settings``: Django's test case forbids connections to listed databases a
+    test did not ask for, and this one has no test copy.
+    """
+    from django.db.utils import load_backend
+
+    offline = {**connections["demo"].settings_dict}
+    if offline["ENGINE"].endswith("sqlite3"):
+        offline["NAME"] = "/nonexistent/directory/offline.sqlite3"
+    else:
+        offline.update(HOST="127.0.0.1", PORT="1", NAME="offline")
+    settings.DATABASES = {**settings.DATABASES, "offline": offline}
+    connections["offline"] = load_backend(offline["ENGINE"]).DatabaseWrapper(offline, "offline")
+    yield "offline"
+    connections["offline"].close()
+    del connections["offline"]
+

@@ -16,8 +16,6 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections
-from django.db.utils import load_backend
 
 from grievances.models import Grievance
 from vbaproject.authentication import _signing_key
@@ -457,24 +455,13 @@ def test_a_key_naming_a_database_no_longer_configured_is_harmless(api):
     problem_of(put_empty(api, database="retired"), 403)
 
 
-def test_allow_database_opens_a_newly_configured_database(api, settings):
+def test_allow_database_opens_a_newly_configured_database(api, offline_database):
     # A configured database that cannot be reached: 403 until allowed, then the request gets
     # through authorization to the database (503).
-    offline = {**connections["demo"].settings_dict}
-    if offline["ENGINE"].endswith("sqlite3"):
-        offline["NAME"] = "/nonexistent/directory/offline.sqlite3"
-    else:
-        offline.update(HOST="127.0.0.1", PORT="1", NAME="offline")
-    settings.DATABASES = {**settings.DATABASES, "offline": offline}
-    connections["offline"] = load_backend(offline["ENGINE"]).DatabaseWrapper(offline, "offline")
-    try:
-        problem_of(api.put(BATCH, [sample_item(Grievance)], database="offline"), 403)
-        api.allow_database("offline")
-        assert "offline" in ApiKey.objects.get(pk=api.api_key.pk).databases
-        problem_of(api.put(BATCH, [sample_item(Grievance)], database="offline"), 503)
-    finally:
-        connections["offline"].close()
-        del connections["offline"]
+    problem_of(api.put(BATCH, [sample_item(Grievance)], database=offline_database), 403)
+    api.allow_database(offline_database)
+    assert offline_database in ApiKey.objects.get(pk=api.api_key.pk).databases
+    problem_of(api.put(BATCH, [sample_item(Grievance)], database=offline_database), 503)
 
 
 # Secrets stay out of the logs ---------------------------------------------------------------

@@ -5,7 +5,6 @@ import logging
 
 import pytest
 from django.db import connections
-from django.db.utils import load_backend
 from django.test.utils import CaptureQueriesContext
 
 from auths.models import Auth
@@ -298,24 +297,11 @@ def test_too_large_a_body_is_413(api, settings):
     assert "VBA_BATCH_MAX_BYTES" in error["detail"]
 
 
-def test_an_unreachable_database_is_503(api, settings):
-    offline = {**connections["demo"].settings_dict}
-    if offline["ENGINE"].endswith("sqlite3"):
-        offline["NAME"] = "/nonexistent/directory/offline.sqlite3"
-    else:
-        offline.update(HOST="127.0.0.1", PORT="1", NAME="offline")
-    # Configured (a new DATABASES dict), but made here rather than listed in connections.settings:
-    # Django's test case forbids connections to listed databases a test did not ask for.
-    settings.DATABASES = {**settings.DATABASES, "offline": offline}
-    api.allow_database("offline")
-    connections["offline"] = load_backend(offline["ENGINE"]).DatabaseWrapper(offline, "offline")
-    try:
-        response = api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance)], database="offline")
-        problem_of(response, 503)
-        assert response["Retry-After"]
-    finally:
-        connections["offline"].close()
-        del connections["offline"]
+def test_an_unreachable_database_is_503(api, offline_database):
+    api.allow_database(offline_database)
+    response = api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance)], database=offline_database)
+    problem_of(response, 503)
+    assert response["Retry-After"]
 
 
 def test_unknown_routes_and_methods_answer_in_the_envelope(api):
