@@ -108,6 +108,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; WhiteNoise warns while it is missing
 
 # The batch routes enforce their own, larger limits (VBA_BATCH_MAX_BYTES).
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
