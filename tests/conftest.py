@@ -1,6 +1,7 @@
 """Shared fixtures. The Makefile runs the suite once per backend (VBA_TEST_DATABASE)."""
 
 import os
+import warnings
 
 import pytest
 from django.db import connections
@@ -178,7 +179,9 @@ def offline_database(settings):
         offline["NAME"] = "/nonexistent/directory/offline.sqlite3"
     else:
         offline.update(HOST="127.0.0.1", PORT="1", NAME="offline")
-    settings.DATABASES = {**settings.DATABASES, "offline": offline}
+    with warnings.catch_warnings():  # "Overriding setting DATABASES": deliberate here
+        warnings.simplefilter("ignore", UserWarning)
+        settings.DATABASES = {**settings.DATABASES, "offline": offline}
     connections["offline"] = load_backend(offline["ENGINE"]).DatabaseWrapper(offline, "offline")
     yield "offline"
     connections["offline"].close()
