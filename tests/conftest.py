@@ -1,18 +1,14 @@
 """Shared fixtures. The Makefile runs the suite once per backend (VBA_TEST_DATABASE)."""
 
-import os
 import warnings
 
 import pytest
 from django.db import connections
 
 from tests.entities import MODELS
-from vbaproject.client_databases import CONTROL_DATABASE, client_database_names, using_client_database
+from vbaproject.client_databases import using_client_database
 from vbaproject.entities import entity_spec
 from vbaproject.keys import sequence_name
-
-BACKEND = os.environ.get("VBA_TEST_DATABASE", "sqlite")
-ALL_DATABASES = [CONTROL_DATABASE, *client_database_names()]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -27,12 +23,6 @@ def demo_db(db, django_db_blocker):
     """Select the ``demo`` client database for the test."""
     with using_client_database("demo"):
         yield "demo"
-
-
-@pytest.fixture
-def all_databases(request):
-    """Enable every configured database for a test (control and clients)."""
-    return ALL_DATABASES
 
 
 class ApiClient:

@@ -35,15 +35,6 @@ PASSWORD = "a-long-test-password"
 OLD = dt.datetime(2023, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    """The admin pages render without ``collectstatic``'s manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 # --- helpers, shared with the browser tests -------------------------------------------------
 
 

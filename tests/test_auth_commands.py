@@ -20,13 +20,8 @@ BATCH = "/vbasoftware/grievances-batch"
 
 
 @pytest.fixture(autouse=True)
-def fast_hashing_and_plain_static_files(settings):
+def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # The admin pages render without collectstatic's manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def run(*args):

@@ -96,14 +96,17 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
         else:
             valid.append(Occurrence(index, key, (key, *values, *audit)))
 
-    connection = connections[router.db_for_write(model)]
     valid = _check_references(spec, fields, valid, results, key_name)
-    writer = writer_for(connection, spec)
-    explicit_keys = frozenset(occ.key for occ in valid if occ.key is not None)
+    writes = _ChunkWriter(
+        connection=connections[router.db_for_write(model)],
+        spec=spec,
+        explicit_keys=frozenset(occ.key for occ in valid if occ.key is not None),
+        create_only=create_only,
+        results=results,
+    )
     chunk_size = settings.VBA_BATCH_CHUNK_ROWS
     for start in range(0, len(valid), chunk_size):
-        chunk = valid[start : start + chunk_size]
-        _write_chunk(connection, writer, chunk, explicit_keys, create_only, results, key_name)
+        writes.write(valid[start : start + chunk_size])
     return results
 
 
@@ -137,59 +140,91 @@ def _is_retryable(exc):
     return name in {"DeadlockDetected", "SerializationFailure"} or "database is locked" in str(exc)
 
 
-def _write_chunk(connection, writer, chunk, explicit_keys, create_only, results, key_name):
-    for attempt in range(RETRIES):
-        try:
-            with transaction.atomic(using=connection.alias):
-                outcome = _apply(writer, chunk, explicit_keys, create_only)
-        except DatabaseError as exc:
-            if _is_retryable(exc) and attempt < RETRIES - 1:
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-                continue
-            _require_usable(connection, exc)
-            logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), exc)
-            _replay_one_at_a_time(connection, writer, chunk, explicit_keys, create_only, results, key_name)
-            return
-        for index, key, status in outcome:
-            results[index] = _written(writer, key_name, key, status)
-        return
+class _ChunkWriter:
+    """Writes the valid occurrences chunk by chunk, answering each in ``results``.
 
-
-def _written(writer, key_name, key, status):
-    if status == 409:
-        return result(key_name, key, 409, f"there is a {writer.spec.model._meta.verbose_name} {key} already")
-    return result(key_name, key, status, "Created" if status == 201 else "Updated")
-
-
-def _apply(writer, chunk, explicit_keys, create_only=False):
-    """Write one chunk; give (index, key, status) per occurrence.
-
-    Every occurrence is written, so the database judges each one as it would one at a time:
-    the n-th occurrence of each key goes in round n, one upsert statement per round (one
-    round unless the chunk repeats a key). Assigned keys avoid every key the batch names
-    explicitly, so assigning one never turns a later item's key into an update of it.
+    ``explicit_keys`` are the keys the whole batch names: assigned keys avoid them, so that
+    assigning one never turns a later item's key into an update of it. ``create_only`` (POST)
+    leaves a taken key alone and answers 409.
     """
-    rounds = []
-    seen = {}
-    assigned = []
-    for occ in chunk:
-        if occ.key is None:
-            assigned.append(occ)
-            continue
-        n = seen[occ.key] = seen.get(occ.key, -1) + 1
-        if n == len(rounds):
-            rounds.append([])
-        rounds[n].append(occ)
-    outcome = []
-    for occurrences in rounds:
-        rows = [occ.row for occ in occurrences]
-        created = writer.insert_ignoring_conflicts(rows) if create_only else writer.upsert(rows)
-        taken = 409 if create_only else 200
-        outcome += [(occ.index, occ.key, 201 if occ.key in created else taken) for occ in occurrences]
-    if assigned:
-        keys = writer.insert_new([occ.row[1:] for occ in assigned], explicit_keys)
-        outcome += [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
-    return outcome
+
+    def __init__(self, connection, spec, explicit_keys, create_only, results):
+        self.connection = connection
+        self.writer = writer_for(connection, spec)
+        self.key_name = spec.key.name
+        self.noun = spec.model._meta.verbose_name
+        self.explicit_keys = explicit_keys
+        self.create_only = create_only
+        self.results = results
+
+    def write(self, chunk):
+        """Write one chunk in a transaction; replay it item by item if the database rejects it."""
+        for attempt in range(RETRIES):
+            try:
+                with transaction.atomic(using=self.connection.alias):
+                    outcome = self._apply(chunk)
+            except DatabaseError as exc:
+                if _is_retryable(exc) and attempt < RETRIES - 1:
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                _require_usable(self.connection, exc)
+                logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), exc)
+                for occ in chunk:
+                    self._replay(occ)
+                return
+            for index, key, status in outcome:
+                self._answer(index, key, status)
+            return
+
+    def _apply(self, chunk):
+        """Write ``chunk``; give (index, key, status) per occurrence.
+
+        Every occurrence is written, so the database judges each one as it would one at a
+        time: the n-th occurrence of each key goes in round n, one statement per round (one
+        round unless the chunk repeats a key).
+        """
+        rounds = []
+        seen = {}
+        assigned = []
+        for occ in chunk:
+            if occ.key is None:
+                assigned.append(occ)
+                continue
+            n = seen[occ.key] = seen.get(occ.key, -1) + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append(occ)
+        write = self.writer.insert_ignoring_conflicts if self.create_only else self.writer.upsert
+        taken = 409 if self.create_only else 200
+        outcome = []
+        for occurrences in rounds:
+            created = write([occ.row for occ in occurrences])
+            outcome += [(occ.index, occ.key, 201 if occ.key in created else taken) for occ in occurrences]
+        if assigned:
+            keys = self.writer.insert_new([occ.row[1:] for occ in assigned], self.explicit_keys)
+            outcome += [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
+        return outcome
+
+    def _answer(self, index, key, status):
+        body = {201: "Created", 200: "Updated", 409: f"there is a {self.noun} {key} already"}[status]
+        self.results[index] = result(self.key_name, key, status, body)
+
+    def _replay(self, occ):
+        """One occurrence in its own transaction: a failure is its own (400 or 500)."""
+        try:
+            with transaction.atomic(using=self.connection.alias):
+                ((index, key, status),) = self._apply([occ])
+            self._answer(index, key, status)
+        except IntegrityError as exc:
+            _require_usable(self.connection, exc)
+            logger.info("item %d rejected by the database: %s", occ.index, exc)
+            body = "rejected by the database: a record it refers to no longer exists, or its key is taken"
+            self.results[occ.index] = result(self.key_name, occ.key or 0, 400, body)
+        except DatabaseError as exc:
+            _require_usable(self.connection, exc)
+            logger.exception("item %d failed", occ.index)
+            body = f"Unexpected error while saving this item; activityID {current_activity_id()}"
+            self.results[occ.index] = result(self.key_name, occ.key or 0, 500, body)
 
 
 def _require_usable(connection, exc):
@@ -201,25 +236,3 @@ def _require_usable(connection, exc):
             usable = False
         if not usable:
             raise DatabaseUnavailable(str(exc)) from exc
-
-
-def _replay_one_at_a_time(connection, writer, chunk, explicit_keys, create_only, results, key_name):
-    for occ in chunk:
-        try:
-            with transaction.atomic(using=connection.alias):
-                ((index, key, status),) = _apply(writer, [occ], explicit_keys, create_only)
-            results[index] = _written(writer, key_name, key, status)
-        except IntegrityError as exc:
-            _require_usable(connection, exc)
-            logger.info("item %d rejected by the database: %s", occ.index, exc)
-            body = "rejected by the database: a record it refers to no longer exists, or its key is taken"
-            results[occ.index] = result(key_name, occ.key or 0, 400, body)
-        except DatabaseError as exc:
-            _require_usable(connection, exc)
-            logger.exception("item %d failed", occ.index)
-            results[occ.index] = result(
-                key_name,
-                occ.key or 0,
-                500,
-                f"Unexpected error while saving this item; activityID {current_activity_id()}",
-            )

@@ -1,10 +1,11 @@
 """Set-based writes for the batch engine: one statement upserts a whole chunk of rows.
 
-Each writer reports which keys its upsert inserted (201) rather than updated (200), and
-inserts rows with server-assigned keys so that a key a concurrent writer took is noticed and
-replaced. PostgreSQL gets a binary COPY into a staging table and ``INSERT ... SELECT ... ON CONFLICT
-DO UPDATE RETURNING (xmax = 0)``; SQLite, which has one writer at a time, gets the existing keys first
-and then one prepared ``INSERT ... ON CONFLICT DO UPDATE`` run over every row.
+Each writer reports which keys a write inserted (201) rather than updated (200) or left alone
+(taken), and inserts rows with server-assigned keys so that a key a concurrent writer took is
+noticed and replaced. PostgreSQL gets a binary COPY into a staging table and one
+``INSERT ... SELECT ... ON CONFLICT ... RETURNING (xmax = 0)``; SQLite, which has one writer at a
+time, gets the existing keys first and then one prepared ``INSERT ... ON CONFLICT`` run over
+every row.
 """
 
 import json
@@ -43,6 +44,14 @@ class _Writer:
             if not f.is_key and f.name not in PRESERVED_ON_UPDATE
         )
 
+    def upsert(self, rows):
+        """Insert or replace rows (key first); give the set of keys that were inserted."""
+        return self._write(self.upsert_sql, rows)
+
+    def insert_ignoring_conflicts(self, rows):
+        """Insert the rows (key first) whose key is free; give the keys inserted."""
+        return self._write(self.insert_sql, rows)
+
     def insert_new(self, rows, avoid=frozenset()):
         """Insert rows (without their key) under fresh keys not in ``avoid``; give the keys in row order."""
         keys = [None] * len(rows)
@@ -79,8 +88,9 @@ class PostgresWriter(_Writer):
             f"INSERT INTO {self.table} ({self.columns}) SELECT {self.columns} FROM {self.stage} "
             f"ORDER BY 1 ON CONFLICT ({self.key_column})"
         )
-        self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set} RETURNING {self.key_column}, (xmax = 0)"
-        self.insert_sql = f"{insert} DO NOTHING RETURNING {self.key_column}"
+        returning = f"RETURNING {self.key_column}, (xmax = 0)"  # xmax is 0 for an inserted row
+        self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set} {returning}"
+        self.insert_sql = f"{insert} DO NOTHING {returning}"
 
     def _stage(self, cursor, rows):
         cursor.execute(self.create_stage_sql)
@@ -92,19 +102,11 @@ class PostgresWriter(_Writer):
         if self.connection.queries_logged:  # keep COPY visible to query counting, as execute() is
             self.connection.queries_log.append({"sql": f"{self.copy_sql} ({len(rows)} rows)", "time": "0"})
 
-    def upsert(self, rows):
-        """Insert or replace rows (key first); give the set of keys that were inserted."""
+    def _write(self, sql, rows):
         with self.connection.cursor() as cursor:
             self._stage(cursor, rows)
-            cursor.execute(self.upsert_sql)
+            cursor.execute(sql)
             return {key for key, inserted in cursor.fetchall() if inserted}
-
-    def insert_ignoring_conflicts(self, rows):
-        """Insert the rows (key first) whose key is free; give the keys inserted."""
-        with self.connection.cursor() as cursor:
-            self._stage(cursor, rows)
-            cursor.execute(self.insert_sql)
-            return {row[0] for row in cursor.fetchall()}
 
 
 class SqliteWriter(_Writer):
@@ -117,9 +119,8 @@ class SqliteWriter(_Writer):
         self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set}"
         wanted = "(SELECT value FROM json_each(%s))"
         self.existing_sql = f"SELECT {self.key_column} FROM {self.table} WHERE {self.key_column} IN {wanted}"
-        adapt = connection.ops.adapt_datetimefield_value
         self._datetime_positions = [i for i, f in enumerate(self.fields) if f.kind == "datetime"]
-        self._adapt_datetime = adapt
+        self._adapt_datetime = connection.ops.adapt_datetimefield_value
 
     def _adapt(self, rows):
         if not self._datetime_positions:
@@ -133,21 +134,12 @@ class SqliteWriter(_Writer):
             adapted.append(row)
         return adapted
 
-    def upsert(self, rows):
+    def _write(self, sql, rows):
         keys = [row[0] for row in rows]
         with self.connection.cursor() as cursor:
             cursor.execute(self.existing_sql, [json.dumps(keys)])
             existing = {row[0] for row in cursor.fetchall()}
-            cursor.executemany(self.upsert_sql, self._adapt(rows))
-        return set(keys) - existing
-
-    def insert_ignoring_conflicts(self, rows):
-        """Insert the rows (key first) whose key is free; give the keys inserted."""
-        keys = [row[0] for row in rows]
-        with self.connection.cursor() as cursor:
-            cursor.execute(self.existing_sql, [json.dumps(keys)])
-            existing = {row[0] for row in cursor.fetchall()}
-            cursor.executemany(self.insert_sql, self._adapt(rows))
+            cursor.executemany(sql, self._adapt(rows))
         return set(keys) - existing
 
 

@@ -48,10 +48,7 @@ def _datetime(value):
     if type(value) is not str:
         raise Invalid("must be an ISO 8601 date-time string")
     try:
-        moment = dt.datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC)
+        return _datetime_fast(value)
     except (ValueError, OverflowError):
         raise Invalid("must be an ISO 8601 date-time, such as 2024-05-31T13:45:00Z or 2024-05-31") from None
 
@@ -98,12 +95,11 @@ _MISSING = object()
 
 
 class _Rule:
-    __slots__ = ("convert", "name", "nullable", "position", "required")
+    __slots__ = ("convert", "name", "nullable", "position")
 
     def __init__(self, field, position):
         self.name = field.name
         self.nullable = field.nullable
-        self.required = field.required
         self.position = position
         self.convert = _converter(field)
 

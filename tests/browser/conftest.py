@@ -62,12 +62,8 @@ def screenshots():
 
 
 @pytest.fixture
-def browser_page(chromium, live_server, settings):
-    """A fresh browser page (own cookies) on the live server, static files served from the apps."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def browser_page(chromium, live_server):
+    """A fresh browser page (own cookies) on the live server."""
     context = chromium.new_context(
         base_url=live_server.url, viewport={"width": 1400, "height": 900}, accept_downloads=True
     )
