@@ -74,6 +74,8 @@ def test_create_api_key_stores_only_a_hash_with_its_databases_and_expiry(setting
     run("create_api_key", "monthly", "--databases", "demo", "--expires-in-days", "30")
     expiry = ApiKey.objects.get(name="monthly").expiry_date
     assert dt.timedelta(days=30) <= expiry - before < dt.timedelta(days=30, minutes=1)
+    run("create_api_key", "zoneless", "--databases", "demo", "--expires", "2031-01-31T12:00")
+    assert ApiKey.objects.get(name="zoneless").expiry_date.isoformat() == "2031-01-31T12:00:00+00:00"
 
 
 @pytest.mark.parametrize(
@@ -83,6 +85,7 @@ def test_create_api_key_stores_only_a_hash_with_its_databases_and_expiry(setting
         (["--databases", "default"], "Unknown client database(s): default"),
         (["--databases", " , "], "names no database"),
         (["--databases", "demo", "--expires", "soon"], "not an ISO 8601"),
+        (["--databases", "demo", "--expires", "2027-02-30T00:00Z"], "not an ISO 8601"),
         (["--databases", "demo", "--expires-in-days", "0"], "must be positive"),
     ],
 )

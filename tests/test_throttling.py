@@ -154,6 +154,15 @@ def test_login_is_throttled_too(api, vba_rate, frozen):
     assert int(answers[-1]["Retry-After"]) >= 1
 
 
+def test_wrong_passwords_are_throttled_too(api, vba_rate, frozen):
+    """Guessing passwords with a valid key uses up that key's allowance like any request."""
+    vba_rate(rate=5, burst=10)
+    answers = [api.log_in(api.username, f"guess-{n}") for n in range(11)]
+    assert [r.status_code for r in answers] == [401] * 10 + [429]
+    assert int(answers[-1]["Retry-After"]) >= 1
+    assert api.log_in(api.username, api.password).status_code == 429
+
+
 def test_requests_without_a_valid_key_are_401_not_429(api, vba_rate, frozen):
     vba_rate(rate=5, burst=10)
     assert statuses(api, 11) == [207] * 10 + [429]

@@ -18,6 +18,7 @@ class UserAuthenticationViewSet(VbaViewSet):
 
     authentication_classes = [ApiKeyAndPasswordAuthentication]
     permission_classes = [IsApiCaller]
+    throttle_classes = []  # the authentication counts every attempt, failed ones included
 
     def log_in(self, request, *args, **kwargs):
         token, lifetime = issue_id_token(request.user)

@@ -33,6 +33,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication
 from rest_framework.permissions import BasePermission
 
+from vbaproject.throttling import ApiKeyRateThrottle
+
 API_KEY_HEADER = "x-api-key"
 REALM = "vbasoftware"
 TOKEN_ALGORITHM = "HS256"
@@ -194,6 +196,10 @@ class ApiKeyAndPasswordAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         api_key = authenticate_api_key(request)
+        # Counted before the password is checked: failed guesses use up the key's allowance too.
+        throttle = ApiKeyRateThrottle()
+        if not throttle.allow_key(api_key.prefix):
+            raise exceptions.Throttled(wait=throttle.wait())
         result = self.basic.authenticate(request)
         if result is None:
             raise exceptions.NotAuthenticated(

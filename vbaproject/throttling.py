@@ -58,9 +58,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         self._wait = None
 
     def allow_request(self, request, view):
+        return self.allow_key(getattr(request.auth, "prefix", None))
+
+    def allow_key(self, prefix):
+        """Count one request of the API key with this prefix; whether it is admitted."""
         rate = float(settings.VBA_THROTTLE_RATE)
         burst = int(settings.VBA_THROTTLE_BURST)
-        prefix = getattr(request.auth, "prefix", None)
         if rate <= 0 or burst <= 0 or not prefix:
             return True
         window = burst / rate

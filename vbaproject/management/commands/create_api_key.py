@@ -1,6 +1,6 @@
 """``manage.py create_api_key NAME --databases a,b``: a new API key, printed once, on the last line."""
 
-from datetime import timedelta
+import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -47,13 +47,16 @@ class Command(BaseCommand):
         if expires_in_days is not None:
             if expires_in_days <= 0:
                 raise CommandError("--expires-in-days must be positive.")
-            expiry_date = timezone.now() + timedelta(days=expires_in_days)
+            expiry_date = timezone.now() + dt.timedelta(days=expires_in_days)
         elif expires:
-            expiry_date = parse_datetime(expires)
+            try:
+                expiry_date = parse_datetime(expires)
+            except ValueError:  # well formed, but no such moment (2027-02-30)
+                expiry_date = None
             if expiry_date is None:
                 raise CommandError(f"--expires {expires!r} is not an ISO 8601 date-time.")
             if timezone.is_naive(expiry_date):
-                expiry_date = timezone.make_aware(expiry_date, timezone.UTC)
+                expiry_date = timezone.make_aware(expiry_date, dt.UTC)
         api_key = ApiKey(name=name, databases=names, expiry_date=expiry_date)
         try:
             api_key.full_clean(exclude=["id", "prefix", "hashed_key"])
