@@ -1,11 +1,10 @@
 """The claim prompt-pay routes of VBAPI."""
 
-from vbaproject.api_resources import resource_routes
-from vbaproject.api_views import batch_route
+from vbaproject.api_resources import batch_routes, resource_routes
 
 from .models import ClaimPromptPay
 
 routes = [
-    batch_route("claim-prompt-pays-batch", ClaimPromptPay),
+    batch_routes("claim-prompt-pays-batch", ClaimPromptPay),
     *resource_routes("claim-prompt-pays", ClaimPromptPay),
 ]

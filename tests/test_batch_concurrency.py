@@ -70,3 +70,46 @@ def test_concurrent_batches_with_overlapping_keys(live_server, api):
         if "grievance_Key" not in item
     ]
     assert len(assigned) == len(set(assigned)) == 16 * 5, "two items were assigned the same key"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
+def test_a_put_racing_a_delete_is_404_not_a_silent_re_creation(live_server, api):
+    import threading
+
+    import psycopg
+    from django.db import connections
+
+    (created,) = api.put("/vbasoftware/grievances-batch", [sample_item(Grievance, grievance_Key=5)]).json()[
+        "data"
+    ]
+    assert created["status"] == 201
+    settings = connections["demo"].settings_dict
+    deleter = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"]
+    )
+    deleter.execute('DELETE FROM grievances_grievance WHERE "grievance_Key" = 5')  # not committed yet
+    answer = {}
+
+    def put():
+        request = urllib.request.Request(
+            f"{live_server.url}/vbasoftware/grievances/5",
+            method="PUT",
+            data=orjson.dumps(sample_item(Grievance, subscriber_ID="AFTER")),
+            headers={**api.headers(), "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer["status"] = response.status
+        except urllib.error.HTTPError as error:
+            answer["status"] = error.code
+
+    thread = threading.Thread(target=put)
+    thread.start()
+    thread.join(1.0)  # the PUT waits on the row the delete holds
+    deleter.commit()
+    deleter.close()
+    thread.join(30)
+    assert answer["status"] == 404
+    with using_client_database("demo"):
+        assert not Grievance.objects.filter(pk=5).exists()

@@ -24,18 +24,16 @@ rules of a batch item and a 400 says exactly what the batch item's ``body`` woul
 
 import re
 
-from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from django.db.models import ProtectedError
 from django.urls import path
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 
 from vbaproject.api_lists import BadRequest, paginate, pagination_header, records
-from vbaproject.api_views import BatchUpsertViewSet, audit_username
+from vbaproject.api_views import BatchUpsertViewSet, audit_username, batch_items
 from vbaproject.batch import LOOKUP_CHUNK, result, upsert_batch
 from vbaproject.entities import entity_spec
-from vbaproject.envelope import PayloadTooLarge, envelope_response, problem
+from vbaproject.envelope import envelope_response
 from vbaproject.validation import INT_MAX, INT_MIN, Invalid, _integer
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -142,8 +140,7 @@ class EntityViewSet(BatchUpsertViewSet):
                 f"leave {self.spec.key.name} out to have a new key assigned."
             )
         if outcome["status"] >= 500:
-            code = outcome["status"]
-            return Response(problem(code, outcome["body"], request.path), status=code)
+            raise exceptions.APIException(outcome["body"])  # 500, in the envelope like any error
         return envelope_response(self.record(outcome["id"][0]["value"]), status=created_status)
 
     # Actions ---------------------------------------------------------------------------------
@@ -162,8 +159,14 @@ class EntityViewSet(BatchUpsertViewSet):
 
     def update(self, request, *args, **kwargs):
         key = self.path_key()
-        if not self.queryset().filter(pk=key).exists():
-            raise self.not_found(key)
+        # The check and the write in one transaction, the row locked: a record deleted meanwhile
+        # is a 404, never silently created again.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            if not self.queryset().select_for_update().filter(pk=key).exists():
+                raise self.not_found(key)
+            return self.replace(request, key)
+
+    def replace(self, request, key):
         item = self.with_path_values(self.object_body(request))
         key_name = self.spec.key.name
         for raw in _same_name(item, key_name):
@@ -200,22 +203,14 @@ class EntityViewSet(BatchUpsertViewSet):
     def put_batch(self, request, *args, **kwargs):
         if self.path_fields:
             self.path_values()
-            items = request.data
-            if isinstance(items, list):
-                # Items that are not objects stay as they are, for the engine's own 400.
-                items[:] = [self.with_path_values(i) if isinstance(i, dict) else i for i in items]
+            items = batch_items(request, self.model)
+            # Items that are not objects stay as they are, for the engine's own 400.
+            items[:] = [self.with_path_values(i) if isinstance(i, dict) else i for i in items]
         return super().put_batch(request, *args, **kwargs)
 
     def delete_batch(self, request, *args, **kwargs):
         """Delete the records an array of entities names: 207, one result per item, in order."""
-        items = request.data
-        if not isinstance(items, list):
-            raise exceptions.ParseError(f"The body must be a JSON array of {self.noun} objects.")
-        if len(items) > settings.VBA_BATCH_MAX_ITEMS:
-            raise PayloadTooLarge(
-                f"The batch has {len(items)} items; at most {settings.VBA_BATCH_MAX_ITEMS} are accepted "
-                f"(VBA_BATCH_MAX_ITEMS)."
-            )
+        items = batch_items(request, self.model)
         key_name = self.spec.key.name
         results = [None] * len(items)
         wanted = {}  # key -> indexes of the items naming it, in order

@@ -1,11 +1,9 @@
 """The base of every VBAPI view: the client database from the header, the envelope, JSON.
 
-Entity apps declare a viewset with a ``model`` and nothing else; the routes come from
-``batch_route`` (and, later, the other route helpers here).
+The entity routes built on it are declared with ``vbaproject.api_resources``.
 """
 
 from django.conf import settings
-from django.urls import path
 from rest_framework import exceptions, viewsets
 
 from vbaproject.api_json import ContentNegotiation, JsonParser, JsonRenderer
@@ -65,24 +63,24 @@ class VbaViewSet(viewsets.ViewSet):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+def batch_items(request, model):
+    """The request's JSON array of items, within the batch limits (400, 413 otherwise)."""
+    items = request.data
+    if not isinstance(items, list):
+        noun = model._meta.verbose_name
+        raise exceptions.ParseError(f"The body must be a JSON array of {noun} objects.")
+    if len(items) > settings.VBA_BATCH_MAX_ITEMS:
+        raise PayloadTooLarge(
+            f"The batch has {len(items)} items; at most {settings.VBA_BATCH_MAX_ITEMS} are accepted "
+            f"(VBA_BATCH_MAX_ITEMS)."
+        )
+    return items
+
+
 class BatchUpsertViewSet(VbaViewSet):
     """``PUT`` a JSON array of entities; 207 with one result per item (contract §4)."""
 
     def put_batch(self, request, *args, **kwargs):
-        items = request.data
-        if not isinstance(items, list):
-            noun = self.model._meta.verbose_name
-            raise exceptions.ParseError(f"The body must be a JSON array of {noun} objects.")
-        if len(items) > settings.VBA_BATCH_MAX_ITEMS:
-            raise PayloadTooLarge(
-                f"The batch has {len(items)} items; at most {settings.VBA_BATCH_MAX_ITEMS} are accepted "
-                f"(VBA_BATCH_MAX_ITEMS)."
-            )
+        items = batch_items(request, self.model)
         results = upsert_batch(self.model, items, user=audit_username(request), release_items=True)
         return envelope_response(results, status=207)
-
-
-def batch_route(route, model):
-    """The PUT route of ``model``'s batch upsert."""
-    viewset = type(f"{model.__name__}BatchViewSet", (BatchUpsertViewSet,), {"model": model})
-    return path(route, viewset.as_view({"put": "put_batch"}), name=f"{model._meta.model_name}-batch")
