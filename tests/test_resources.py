@@ -314,7 +314,9 @@ def test_the_grievance_batch_delete(api):
         {"key": "grievance_Key", "value": v} for v in (keys[0], keys[1], 987654, keys[0])
     ]
     assert [r["status"] for r in results[4:]] == [400] * 5
+    assert results[4]["body"] == "grievance_Key: must not be negative"  # the batch item's message
     assert results[5]["body"] == "grievance_Key: must be an integer"
+    assert results[8]["body"] == "grievance_Key: must name a record (0 or empty asks for a new key)"
     assert results[6]["body"] == "grievance_Key: is required"
     assert results[7]["body"] == "the item must be a JSON object"
     with using_client_database("demo"):

@@ -34,7 +34,7 @@ from vbaproject.api_views import BatchUpsertViewSet, audit_username, batch_items
 from vbaproject.batch import LOOKUP_CHUNK, result, upsert_batch
 from vbaproject.entities import entity_spec
 from vbaproject.envelope import envelope_response
-from vbaproject.validation import INT_MAX, INT_MIN, Invalid, _integer
+from vbaproject.validation import Invalid, converter, key_reader, names_for
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -45,17 +45,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-def _same_name(item, name):
-    """The names in ``item`` that mean the field ``name`` (field names ignore case)."""
-    lower = name.lower()
-    return [raw for raw in item if raw.lower() == lower]
-
-
-def _empty_key(value, key_field):
-    """The key values that ask the server to assign a key (integer 0; no or an empty auth number)."""
-    if key_field.kind == "integer":
-        return type(value) is int and value == 0
-    return value is None or value == ""
+def _asks_for_a_key(key_field, value):
+    """Whether ``value`` is a key value asking the server to assign one (0; no or empty number)."""
+    try:
+        return key_reader(key_field)(value) is None
+    except Invalid:
+        return False
 
 
 class EntityViewSet(BatchUpsertViewSet):
@@ -79,25 +74,22 @@ class EntityViewSet(BatchUpsertViewSet):
         for name in self.path_fields:
             field = self.spec.by_lower_name[name.lower()]
             value = self.kwargs[name]
-            if field.kind == "integer":
-                try:
-                    _integer(value)
-                except Invalid as exc:
-                    raise BadRequest(f"{name}: {exc}") from None
+            try:
+                converter(field)(value)
+            except Invalid as exc:
+                raise BadRequest(f"{name}: {exc}") from None
             values[field.attname] = value
         return values
 
     def path_key(self):
         """The record key named by the path; a value no record can have is a plain 404."""
-        key_field = self.spec.key
-        key = self.kwargs[key_field.name]
-        if key_field.kind == "integer":
-            valid = INT_MIN <= key <= INT_MAX
-        else:
-            valid = len(key) <= (key_field.max_length or len(key)) and "\x00" not in key
-        if not valid:
-            raise self.not_found(key)
-        return key
+        key = self.kwargs[self.spec.key.name]
+        try:
+            if key_reader(self.spec.key)(key) is not None:
+                return key
+        except Invalid:
+            pass
+        raise self.not_found(key)
 
     def not_found(self, key):
         return exceptions.NotFound(f"There is no {self.noun} {key} in this database.")
@@ -116,7 +108,7 @@ class EntityViewSet(BatchUpsertViewSet):
         """``item`` with the fields bound by the path set from it (whatever the item said)."""
         item = dict(item)
         for name in self.path_fields:
-            for raw in _same_name(item, name):
+            for raw in names_for(item, name):
                 del item[raw]
             item[name] = self.kwargs[name]
         return item
@@ -169,10 +161,10 @@ class EntityViewSet(BatchUpsertViewSet):
     def replace(self, request, key):
         item = self.with_path_values(self.object_body(request))
         key_name = self.spec.key.name
-        for raw in _same_name(item, key_name):
+        for raw in names_for(item, key_name):
             value = item.pop(raw)
             same = value == key and type(value) is type(key)
-            if not same and not _empty_key(value, self.spec.key):
+            if not same and not _asks_for_a_key(self.spec.key, value):
                 raise BadRequest(
                     f"{key_name}: the body names {value!r} but the path names {key!r}; "
                     "a record's key cannot be changed"
@@ -250,23 +242,17 @@ class EntityViewSet(BatchUpsertViewSet):
         key_field = self.spec.key
         if not isinstance(item, dict):
             return None, "the item must be a JSON object"
-        names = _same_name(item, key_field.name)
+        names = names_for(item, key_field.name)
         if not names:
             return None, f"{key_field.name}: is required"
         if len(names) > 1:
             return None, f"{key_field.name}: given more than once (field names ignore case)"
         value = item[names[0]]
-        if key_field.kind == "integer":
-            try:
-                _integer(value)
-            except Invalid as exc:
-                return value, f"{key_field.name}: {exc}"
-            if value <= 0:
-                return value, f"{key_field.name}: must be a positive integer"
-        elif type(value) is not str or not value:
-            return value, f"{key_field.name}: must be a non-empty string"
-        elif len(value) > key_field.max_length or "\x00" in value:
-            return value, f"{key_field.name}: at most {key_field.max_length} characters"
+        try:
+            if key_reader(key_field)(value) is None:
+                return value, f"{key_field.name}: must name a record (0 or empty asks for a new key)"
+        except Invalid as exc:
+            return value, f"{key_field.name}: {exc}"
         return value, None
 
 

@@ -34,7 +34,7 @@ from django.utils import timezone
 from vbaproject.activity import current_activity_id
 from vbaproject.entities import entity_spec
 from vbaproject.upsert_sql import column_order, writer_for
-from vbaproject.validation import validator_for
+from vbaproject.validation import names_for, validator_for
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +58,8 @@ def result(key_name, key, status, body):
 
 
 def _key_as_sent(item, key_name):
-    if isinstance(item, dict):
-        lower = key_name.lower()
-        for name, value in item.items():
-            if name.lower() == lower:
-                return value
-    return None
+    names = names_for(item, key_name) if isinstance(item, dict) else ()
+    return item[names[0]] if names else None
 
 
 def _truncate(user, field):

@@ -68,13 +68,14 @@ def _string_check(max_length, min_length):
     return check
 
 
-def _converter(field):
+def converter(field):
+    """The check of one present, non-null value of ``field``: it gives the value or raises Invalid."""
     if field.kind == "string":
         return _string_check(field.max_length, field.min_length)
     return {"integer": _integer, "number": _number, "boolean": _boolean, "datetime": _datetime}[field.kind]
 
 
-def _key_reader(key):
+def key_reader(key):
     """Read the key as sent: ``None`` asks the server to assign one."""
     if key.kind == "integer":
 
@@ -91,6 +92,12 @@ def _key_reader(key):
     return lambda value: None if value is None or value == "" else check(value)
 
 
+def names_for(item, name):
+    """The names in ``item`` that mean the field ``name`` (field names ignore case)."""
+    lower = name.lower()
+    return [raw for raw in item if raw.lower() == lower]
+
+
 _MISSING = object()
 
 
@@ -101,13 +108,13 @@ class _Rule:
         self.name = field.name
         self.nullable = field.nullable
         self.position = position
-        self.convert = _converter(field)
+        self.convert = converter(field)
 
 
 def _generic_validator(spec):
     """Every rule, every message: names in any case, duplicates, missing and bad fields."""
     key_name = spec.key.name
-    read_key = _key_reader(spec.key)
+    read_key = key_reader(spec.key)
     rules = {f.name: _Rule(f, i) for i, f in enumerate(spec.value_fields)}
     ignored = {f.name for f in spec.fields if f.is_audit}
     by_lower = {name.lower(): name for name in [*rules, key_name, *ignored]}
