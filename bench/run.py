@@ -208,10 +208,10 @@ def naive(model, items):
 def floor(model, items, connection):
     """No validation: the rows straight into the database in one statement."""
     from vbaproject.entities import entity_spec
-    from vbaproject.upsert_sql import _PG_TYPES, PRESERVED_ON_UPDATE, column_order
+    from vbaproject.upsert_sql import _PG_TYPES, PRESERVED_ON_UPDATE
     from vbaproject.validation import validator_for
 
-    fields = column_order(entity_spec(model))
+    fields = entity_spec(model).columns
     now = dt.datetime.now(dt.UTC)
     validate = validator_for(model)  # conversion to typed rows is not timed
     rows = [(key, *values, now, "floor", now, "floor") for key, values, _ in map(validate, items)]

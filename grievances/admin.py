@@ -4,7 +4,8 @@ from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from vbaproject.admin_base import EntityAdmin, audit_user
+from vbaproject.admin_base import EntityAdmin
+from vbaproject.entities import entity_spec
 
 from .models import Grievance
 
@@ -74,7 +75,7 @@ class GrievanceAdmin(EntityAdmin):
     def mark_resolved(self, request, queryset):
         """Set the resolved and resolution dates to now, where they are not set yet."""
         now = timezone.now()
-        _, update_user = audit_user(Grievance, request)
+        audit = entity_spec(Grievance).audit_values(request.user.get_username(), now)
         open_rows = queryset.filter(Q(grievance_Resolved__isnull=True) | Q(resolution_Date__isnull=True))
         # Counted first: the selection may be a filtered list ("open") the update empties.
         selected = queryset.count()
@@ -83,8 +84,8 @@ class GrievanceAdmin(EntityAdmin):
             open_rows.filter(pk__in=[g.pk for g in changed]).update(
                 grievance_Resolved=Coalesce(F("grievance_Resolved"), now),
                 resolution_Date=Coalesce(F("resolution_Date"), now),
-                update_Date=now,
-                update_User=update_user,
+                update_Date=audit["update_Date"],
+                update_User=audit["update_User"],
             )
         for grievance in changed:
             self.log_change(request, grievance, "Marked resolved.")

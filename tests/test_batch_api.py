@@ -360,3 +360,13 @@ def test_create_only_never_replaces_a_record(api):
         (201, "Created"),
     ]
     assert {k: g.subscriber_ID for k, g in rows(Grievance).items()} == {31: "KEEP", 32: "NEW"}
+
+
+def test_long_user_names_are_cut_to_each_audit_column(demo_db):
+    from claims.models import ClaimPromptPay
+    from vbaproject.batch import upsert_batch
+
+    name = "a-very-long-user-name-from-the-directory"  # 40 characters
+    (created,) = upsert_batch(ClaimPromptPay, [sample_item(ClaimPromptPay)], user=name)
+    row = ClaimPromptPay.objects.get(pk=created["id"][0]["value"])
+    assert (row.entry_User, row.update_User) == (name, name[:20])  # entry_User holds 200, update_User 20

@@ -163,21 +163,12 @@ class EntityForm(forms.ModelForm):
         return cleaned
 
 
-def audit_user(model, request):
-    """The user name for the audit fields, cut to the column's length (as the batch engine does)."""
-    fields = {f.name: f for f in entity_spec(model).fields}
-    user = request.user.get_username()
-    entry, update = fields["entry_User"].max_length, fields["update_User"].max_length
-    return user[:entry] if entry else user, user[:update] if update else user
-
-
 def stamp_audit(obj, request, adding, now=None):
     """Set the audit fields as the API does: entry_* when added, update_* on every save."""
-    now = now or timezone.now()
-    entry_user, update_user = audit_user(type(obj), request)
-    if adding:
-        obj.entry_Date, obj.entry_User = now, entry_user
-    obj.update_Date, obj.update_User = now, update_user
+    values = entity_spec(type(obj)).audit_values(request.user.get_username(), now or timezone.now())
+    for name, value in values.items():
+        if adding or name.startswith("update_"):
+            setattr(obj, name, value)
 
 
 def save_entity(obj, adding):

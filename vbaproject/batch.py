@@ -32,8 +32,8 @@ from django.db import (
 from django.utils import timezone
 
 from vbaproject.activity import current_activity_id
-from vbaproject.entities import entity_spec
-from vbaproject.upsert_sql import column_order, writer_for
+from vbaproject.entities import AUDIT_FIELDS, entity_spec
+from vbaproject.upsert_sql import writer_for
 from vbaproject.validation import names_for, validator_for
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class DatabaseUnavailable(Exception):
 class Occurrence:
     index: int  # position in the request
     key: Any  # as sent; None when the server assigns one
-    row: tuple  # values in column_order(), key position included
+    row: tuple  # values in EntitySpec.columns order, the key first
 
 
 def result(key_name, key, status, body):
@@ -60,10 +60,6 @@ def result(key_name, key, status, body):
 def _key_as_sent(item, key_name):
     names = names_for(item, key_name) if isinstance(item, dict) else ()
     return item[names[0]] if names else None
-
-
-def _truncate(user, field):
-    return user if field.max_length is None else user[: field.max_length]
 
 
 def upsert_batch(model, items, user, now=None, release_items=False, create_only=False):
@@ -76,10 +72,9 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
     spec = entity_spec(model)
     key_name = spec.key.name
     validate = validator_for(model)
-    fields = column_order(spec)
-    now = now or timezone.now()
-    entry_user, update_user = (_truncate(user, f) for f in fields[-3::2])
-    audit = (now, entry_user, now, update_user)
+    fields = spec.columns
+    audit_values = spec.audit_values(user, now or timezone.now())
+    audit = tuple(audit_values[name] for name in AUDIT_FIELDS)
 
     results = [None] * len(items)
     valid = []

@@ -62,6 +62,21 @@ class EntitySpec:
         return tuple(f for f in self.client_fields if not f.is_key)
 
     @functools.cached_property
+    def columns(self):
+        """The order the batch engine writes a row in: key, the item's fields, the audit fields."""
+        audit = {f.name: f for f in self.fields if f.is_audit}
+        return (self.key, *self.value_fields, *(audit[name] for name in AUDIT_FIELDS))
+
+    def audit_values(self, user, now):
+        """The four audit fields as the server sets them: ``now`` and the user name, cut to fit."""
+        values = {}
+        for field in self.fields:
+            if field.is_audit:
+                cut = user[: field.max_length] if field.max_length else user
+                values[field.name] = now if field.kind == "datetime" else cut
+        return values
+
+    @functools.cached_property
     def references(self):
         """Fields that must name an existing row of another entity: (field, target model)."""
         return tuple((f, f.model_field.related_model) for f in self.fields if f.model_field.is_relation)

@@ -10,7 +10,6 @@ every row.
 
 import json
 
-from vbaproject.entities import AUDIT_FIELDS
 from vbaproject.keys import allocate_keys
 
 PRESERVED_ON_UPDATE = frozenset({"entry_Date", "entry_User"})
@@ -23,17 +22,11 @@ _PG_TYPES = {
 }
 
 
-def column_order(spec):
-    """Key first, then the client's fields in document order, then the four audit fields."""
-    audit = {f.name: f for f in spec.fields if f.is_audit}
-    return (spec.key, *spec.value_fields, *(audit[n] for n in AUDIT_FIELDS))
-
-
 class _Writer:
     def __init__(self, connection, spec):
         self.connection = connection
         self.spec = spec
-        self.fields = column_order(spec)
+        self.fields = spec.columns
         quote = connection.ops.quote_name
         self.table = quote(spec.model._meta.db_table)
         self.key_column = quote(spec.key.column)
