@@ -175,6 +175,7 @@ def test_care_cases_filter_within_their_plan_and_trials_by_case(api):
         ("sortBy=call_Key,CALL_KEY:desc", "sortBy"),
         ("grievance_Key=abc", "grievance_Key"),
         ("call_Key=1.5", "call_Key"),
+        ("call_Key=1.0", "call_Key"),
         ("call_Key=2147483648", "call_Key"),
         ("grievance_Received_from=yesterday", "grievance_Received_from"),
         ("grievance_Received_to=2024-02-30", "grievance_Received_to"),

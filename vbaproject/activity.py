@@ -7,6 +7,7 @@ import uuid
 from django.core.signals import request_finished
 from django.dispatch import receiver
 
+ACTIVITY_HEADER = "x-activity-id"
 _activity_id = contextvars.ContextVar("vba_activity_id", default="-")
 
 
@@ -37,7 +38,7 @@ class ActivityIdMiddleware:
         _activity_id.set(activity_id)
         request.activity_id = activity_id
         response = self.get_response(request)
-        response["x-activity-id"] = activity_id
+        response[ACTIVITY_HEADER] = activity_id
         return response
 
 

@@ -70,8 +70,14 @@ class _DateTimeField(forms.Field):
             raise forms.ValidationError(str(exc)) from None
 
 
+class _WholeNumberField(forms.IntegerField):
+    """Digits only, as ``page`` and ``pageSize`` are read: Django's "1.0" means 1 is refused."""
+
+    re_decimal = re.compile(r"(?!)")  # matches nothing, so no trailing ".0" is stripped
+
+
 class _IntegerFilter(django_filters.Filter):
-    field_class = forms.IntegerField
+    field_class = _WholeNumberField
 
 
 class _DateTimeFilter(django_filters.Filter):
@@ -143,10 +149,6 @@ class BadRequest(exceptions.APIException):
     default_code = "invalid"
 
 
-def _bad(message):
-    return BadRequest(message)
-
-
 def _query(request, parameters):
     """The query string, names matched case-insensitively against the known ``parameters``."""
     known = {p.name.lower(): p.name for p in parameters}
@@ -156,11 +158,11 @@ def _query(request, parameters):
         if name is None:
             unknown.append(raw_name)
         elif name in values or len(raw_values) > 1:
-            raise _bad(f"{name}: given more than once (parameter names ignore case)")
+            raise BadRequest(f"{name}: given more than once (parameter names ignore case)")
         else:
             values[name] = raw_values[0]
     if unknown:
-        raise _bad(f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+        raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
     return values
 
 
@@ -170,9 +172,9 @@ def _whole_number(name, raw, low, high, default):
     try:
         value = int(raw.strip())
     except ValueError:
-        raise _bad(f"{name}: must be a whole number") from None
+        raise BadRequest(f"{name}: must be a whole number") from None
     if not low <= value <= high:
-        raise _bad(f"{name}: must be between {low} and {high}")
+        raise BadRequest(f"{name}: must be between {low} and {high}")
     return value
 
 
@@ -185,12 +187,12 @@ def _ordering(spec, raw):
         name, _, direction = part.partition(":")
         field = by_lower.get(name.strip().lower())
         if field is None:
-            raise _bad(f"sortBy: {name.strip()!r} is not a field of {spec.model.__name__}")
+            raise BadRequest(f"sortBy: {name.strip()!r} is not a field of {spec.model.__name__}")
         direction = direction.strip().lower() or "asc"
         if direction not in ("asc", "desc"):
-            raise _bad(f"sortBy: {part.strip()!r}: the direction must be asc or desc")
+            raise BadRequest(f"sortBy: {part.strip()!r}: the direction must be asc or desc")
         if field.name in seen:
-            raise _bad(f"sortBy: {field.name} is named more than once")
+            raise BadRequest(f"sortBy: {field.name} is named more than once")
         seen.add(field.name)
         column = F(field.attname)
         ordering.append(column.desc(nulls_last=True) if direction == "desc" else column.asc(nulls_first=True))
@@ -212,7 +214,7 @@ def paginate(request, queryset, model, path_fields=()):
     ordering = _ordering(spec, query.pop("sortBy", None))
     filterset = filterset_for(model, path_fields)(data=query, queryset=queryset)
     if not filterset.is_valid():
-        raise _bad(_error_text(filterset.errors))
+        raise BadRequest(_error_text(filterset.errors))
     queryset = filterset.qs
     total = queryset.count()
     offset = (page - 1) * size

@@ -19,13 +19,13 @@ from django.apps import apps
 from django.db.models import PROTECT
 from drf_spectacular.openapi import AutoSchema
 
+from vbaproject.activity import ACTIVITY_HEADER
 from vbaproject.api_lists import PAGINATION_HEADER, list_parameters
 from vbaproject.api_views import DATABASE_HEADER
+from vbaproject.authentication import API_KEY_HEADER
 from vbaproject.client_databases import ENTITY_APPS
 from vbaproject.entities import entity_spec
 
-API_KEY_HEADER = "x-api-key"
-ACTIVITY_HEADER = "x-activity-id"
 JSON_MEDIA_TYPES = ("application/json", "text/json", "application/*+json")
 SECURITY_SCHEMES = {
     "apiKeyAuth": {
