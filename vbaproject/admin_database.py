@@ -22,9 +22,9 @@ SESSION_KEY = "vba_database"
 _NEEDS_DATABASE = ENTITY_APPS | {"autocomplete", "r"}
 
 
-def admin_database(request):
+def admin_database(request, names=None):
     """The client database ``request``'s user works on in the admin, or ``None``."""
-    names = databases_for_user(request.user)
+    names = databases_for_user(request.user) if names is None else names
     chosen = request.session.get(SESSION_KEY)
     return chosen if chosen in names else (names[0] if names else None)
 
