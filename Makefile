@@ -4,11 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PG_URL := $(or $(VBA_TEST_POSTGRES_URL),postgresql://postgres@127.0.0.1:5432/)
-SQLITE_TEST_ENV := DJANGO_SECRET_KEY=test-only DATABASE_URL=sqlite:///$(CURDIR)/var/test/control.sqlite3 \
-	VBA_DATABASES='{"demo": "sqlite:///$(CURDIR)/var/test/demo.sqlite3", "other": "sqlite:///$(CURDIR)/var/test/other.sqlite3"}'
 # PG_DB_SUFFIX keeps the databases of runs side by side on one server apart.
 PG_DB_SUFFIX ?=
-PG_TEST_ENV := DJANGO_SECRET_KEY=test-only DATABASE_URL=$(PG_URL)vba_control$(PG_DB_SUFFIX) \
+PG_TEST_ENV := DATABASE_URL=$(PG_URL)vba_control$(PG_DB_SUFFIX) \
 	VBA_DATABASES='{"demo": "$(PG_URL)vba_demo$(PG_DB_SUFFIX)", "other": "$(PG_URL)vba_other$(PG_DB_SUFFIX)"}'
 
 .PHONY: run test test-sqlite test-postgres lint bench clean
@@ -37,7 +35,8 @@ test: lint test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.dev
 	mkdir -p var/test
-	$(SQLITE_TEST_ENV) VBA_TEST_DATABASE=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+	# tests/settings.py: a bare pytest runs on SQLite files under var/test/
+	env -u DATABASE_URL -u VBA_DATABASES VBA_TEST_DATABASE=sqlite $(PY) -m pytest $(PYTEST_ARGS)
 
 # Mandatory in CI (CI=true): an unreachable server fails the run instead of skipping it.
 test-postgres: $(VENV)/.dev

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from vbaproject.admin_base import EntityAdmin
+from vbaproject.admin.base import EntityAdmin
 
 from .models import Auth
 

@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from vbaproject import apps
 
 
-class AuthsConfig(AppConfig):
+class AuthsConfig(apps.EntityAppConfig):
     name = "auths"
     verbose_name = "Authorizations"

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from vbaproject.admin_base import EntityAdmin, EntityInline, values_filter
+from vbaproject.admin.base import EntityAdmin, EntityInline, values_filter
 
 from .models import CareCase, CareCaseClinicalTrial
 

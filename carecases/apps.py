@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from vbaproject import apps
 
 
-class CarecasesConfig(AppConfig):
+class CarecasesConfig(apps.EntityAppConfig):
     name = "carecases"
     verbose_name = "Care management"

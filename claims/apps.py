@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from vbaproject import apps
 
 
-class ClaimsConfig(AppConfig):
+class ClaimsConfig(apps.EntityAppConfig):
     name = "claims"
     verbose_name = "Claims"

@@ -1,13 +1,10 @@
 from django.contrib import admin, messages
-from django.db import router, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
-from django.db.models.functions import Coalesce
-from django.utils import timezone
 
-from vbaproject.admin_base import EntityAdmin
-from vbaproject.entities import entity_spec
+from vbaproject.admin.base import EntityAdmin
 
 from .models import Grievance
+from .services import grievances_mark_resolved
 
 IS_OPEN = ExpressionWrapper(Q(grievance_Resolved__isnull=True), output_field=BooleanField())
 
@@ -74,19 +71,9 @@ class GrievanceAdmin(EntityAdmin):
     @admin.action(description="Mark the selected grievances resolved", permissions=["change"])
     def mark_resolved(self, request, queryset):
         """Set the resolved and resolution dates to now, where they are not set yet."""
-        now = timezone.now()
-        audit = entity_spec(Grievance).audit_values(request.user.get_username(), now)
-        open_rows = queryset.filter(Q(grievance_Resolved__isnull=True) | Q(resolution_Date__isnull=True))
         # Counted first: the selection may be a filtered list ("open") the update empties.
         selected = queryset.count()
-        with transaction.atomic(using=router.db_for_write(Grievance)):
-            changed = list(open_rows.select_for_update())
-            open_rows.filter(pk__in=[g.pk for g in changed]).update(
-                grievance_Resolved=Coalesce(F("grievance_Resolved"), now),
-                resolution_Date=Coalesce(F("resolution_Date"), now),
-                update_Date=audit["update_Date"],
-                update_User=audit["update_User"],
-            )
+        changed = grievances_mark_resolved(queryset, request.user.get_username())
         for grievance in changed:
             self.log_change(request, grievance, "Marked resolved.")
         skipped = selected - len(changed)

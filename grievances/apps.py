@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from vbaproject import apps
 
 
-class GrievancesConfig(AppConfig):
+class GrievancesConfig(apps.EntityAppConfig):
     name = "grievances"
     verbose_name = "Grievances"

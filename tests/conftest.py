@@ -6,9 +6,9 @@ import pytest
 from django.db import connections
 
 from tests.entities import MODELS
-from vbaproject.client_databases import using_client_database
-from vbaproject.entities import entity_spec
-from vbaproject.keys import sequence_name
+from vbaproject.db.operations import sequence_name
+from vbaproject.db.routing import using_client_database
+from vbaproject.spec.entities import entity_spec
 
 
 def pytest_collection_modifyitems(config, items):
@@ -81,11 +81,11 @@ class ApiClient:
 
     def allow_database(self, name):
         """Let this client's API key and user use the client database ``name`` too."""
-        from vbaproject.management.commands.create_api_user import set_user_databases
+        from vbaproject.accounts.services import user_set_databases
 
         self.api_key.databases = [*self.api_key.databases, name]
         self.api_key.save()
-        set_user_databases(self.user, [*self.user_databases, name])
+        user_set_databases(self.user, [*self.user_databases, name])
         self.user_databases.append(name)
 
 
@@ -106,7 +106,7 @@ def api(client, db, settings):
     """
     from django.contrib.auth import get_user_model
 
-    from vbaproject.management.commands.create_api_user import set_user_databases
+    from vbaproject.accounts.services import user_set_databases
     from vbaproject.models import ApiKey
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -116,7 +116,7 @@ def api(client, db, settings):
     api.api_key, api.key = ApiKey.objects.create_key(name="tests", databases=["demo", "other"])
     api.user = get_user_model().objects.create_user(API_USERNAME, password=API_PASSWORD)
     api.user_databases = ["demo", "other"]
-    set_user_databases(api.user, api.user_databases)
+    user_set_databases(api.user, api.user_databases)
     api.username, api.password = API_USERNAME, API_PASSWORD
     api.credentials = {"x-api-key": api.key}
     response = api.log_in(API_USERNAME, API_PASSWORD)

@@ -20,13 +20,14 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from vbaproject.admin_base import LEGACY_SECTION, RECORD_SECTION, is_legacy
-from vbaproject.admin_database import SESSION_KEY
-from vbaproject.client_databases import ENTITY_APPS, using_client_database
-from vbaproject.entities import entity_spec
+from vbaproject.accounts.permissions import databases_for_user
+from vbaproject.admin.base import LEGACY_SECTION, RECORD_SECTION, is_legacy
+from vbaproject.admin.database import SESSION_KEY
+from vbaproject.apps import entity_app_labels
+from vbaproject.db.routing import using_client_database
 from vbaproject.models import UserDatabase
-from vbaproject.permissions import databases_for_user
-from vbaproject.sample_data import sample_item
+from vbaproject.spec.entities import entity_spec
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
@@ -44,7 +45,7 @@ def make_staff(username, databases=(), superuser=False):
         username, password=PASSWORD, is_staff=True, is_superuser=superuser, email=f"{username}@example.com"
     )
     if not superuser:
-        user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=ENTITY_APPS))
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=entity_app_labels()))
     UserDatabase.objects.bulk_create(UserDatabase(user=user, database=name) for name in databases)
     return user
 

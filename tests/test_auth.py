@@ -1,4 +1,4 @@
-"""Authentication and per-database authorization over real HTTP (contract §2 and §3).
+"""Authentication and per-database authorization over real HTTP (README, *Authentication*).
 
 Every VBAPI route needs an API key (``x-api-key``) and a user's bearer ID token from
 ``POST /vbasoftware/user-authentication``; the database in ``vbasoftware-database`` must be
@@ -18,11 +18,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from grievances.models import Grievance
-from vbaproject.authentication import _signing_key
-from vbaproject.client_databases import using_client_database
-from vbaproject.management.commands.create_api_user import set_user_databases
+from vbaproject.accounts.tokens import signing_key
+from vbaproject.accounts.services import user_set_databases
+from vbaproject.db.routing import using_client_database
 from vbaproject.models import ApiKey
-from vbaproject.sample_data import sample_item
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
@@ -62,7 +62,7 @@ def id_token_of(response):
 
 def make_user(username, password="another-password-2", databases=(), **fields):
     user = get_user_model().objects.create_user(username, password=password, **fields)
-    set_user_databases(user, list(databases))
+    user_set_databases(user, list(databases))
     return user
 
 
@@ -71,7 +71,7 @@ def bearer(api, token):
 
 
 def claims_of(token):
-    return jwt.decode(token, _signing_key(), algorithms=["HS256"], audience="vbasoftware")
+    return jwt.decode(token, signing_key(), algorithms=["HS256"], audience="vbasoftware")
 
 
 def b64url(data):
@@ -309,7 +309,7 @@ def test_a_token_without_a_key_is_401(api):
 def forged_tokens(api):
     """Tokens a caller might try: malformed, unsigned, signed with the wrong key or algorithm."""
     good = claims_of(api.id_token)
-    key = _signing_key()
+    key = signing_key()
     yield "garbage", "not-a-jwt"
     yield "three-dots", "a.b.c"
     yield "truncated", api.id_token[:-5]
@@ -427,21 +427,21 @@ def test_a_database_the_key_may_not_use_is_403_like_an_unknown_one(api):
 
 
 def test_a_database_the_user_may_not_use_is_403_like_an_unknown_one(api):
-    set_user_databases(api.user, ["other"])
+    user_set_databases(api.user, ["other"])
     assert put_empty(api, database="other").status_code == 207
     not_for_user = forbidden_detail(put_empty(api, database="demo"))
     assert not_for_user == forbidden_detail(put_empty(api, database="nope"))
 
 
 def test_a_user_without_grants_may_use_no_database(api):
-    set_user_databases(api.user, [])
+    user_set_databases(api.user, [])
     for database in ("demo", "other"):
         problem_of(put_empty(api, database=database), 403)
 
 
 def test_grants_are_checked_on_every_request_not_baked_into_the_token(api):
     assert put_empty(api, database="other").status_code == 207
-    set_user_databases(api.user, ["demo"])
+    user_set_databases(api.user, ["demo"])
     problem_of(put_empty(api, database="other"), 403)
     api.api_key.databases = ["other"]
     api.api_key.save()

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from vbaproject.accounts.permissions import databases_for_user
 from vbaproject.models import ApiKey, UserDatabase
-from vbaproject.permissions import databases_for_user
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 

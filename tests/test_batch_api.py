@@ -1,4 +1,4 @@
-"""The five PUT batch routes over real HTTP: contract §3 and §4."""
+"""The five PUT batch routes over real HTTP, as the README's *For API consumers* states them."""
 
 import datetime as dt
 import logging
@@ -9,12 +9,14 @@ from django.test.utils import CaptureQueriesContext
 
 from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
+from claims.models import ClaimPromptPay
 from grievances.models import Grievance
 from tests.entities import BATCH_ROUTES, MODELS
-from vbaproject.activity import ActivityIdFilter
-from vbaproject.client_databases import using_client_database
-from vbaproject.entities import entity_spec
-from vbaproject.sample_data import sample_item
+from vbaproject.api.activity import ActivityIdFilter
+from vbaproject.db.routing import using_client_database
+from vbaproject.engine.upsert import upsert_batch
+from vbaproject.spec.entities import entity_spec
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
@@ -342,8 +344,6 @@ def test_statements_do_not_grow_with_the_batch(api, settings, assigned):
 
 def test_create_only_never_replaces_a_record(api):
     """POST's mode of the engine: the insert itself decides that a key is taken (409)."""
-    from vbaproject.batch import upsert_batch
-
     put(api, Grievance, [sample_item(Grievance, grievance_Key=31, subscriber_ID="KEEP")])
     with using_client_database("demo"):
         results = upsert_batch(
@@ -355,7 +355,7 @@ def test_create_only_never_replaces_a_record(api):
             user="t",
             create_only=True,
         )
-    assert [(r["status"], r["body"]) for r in results] == [
+    assert [(r.status, r.body) for r in results] == [
         (409, "there is a grievance 31 already"),
         (201, "Created"),
     ]
@@ -363,10 +363,7 @@ def test_create_only_never_replaces_a_record(api):
 
 
 def test_long_user_names_are_cut_to_each_audit_column(demo_db):
-    from claims.models import ClaimPromptPay
-    from vbaproject.batch import upsert_batch
-
     name = "a-very-long-user-name-from-the-directory"  # 40 characters
     (created,) = upsert_batch(ClaimPromptPay, [sample_item(ClaimPromptPay)], user=name)
-    row = ClaimPromptPay.objects.get(pk=created["id"][0]["value"])
+    row = ClaimPromptPay.objects.get(pk=created.key)
     assert (row.entry_User, row.update_User) == (name, name[:20])  # entry_User holds 200, update_User 20

@@ -1,4 +1,4 @@
-"""Concurrent batches with overlapping keys, against a live server on PostgreSQL (contract §4)."""
+"""Concurrent batches with overlapping keys, against a live server on PostgreSQL (README, *For API consumers*)."""
 
 import random
 import urllib.error
@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from grievances.models import Grievance
-from vbaproject.client_databases import using_client_database
-from vbaproject.sample_data import sample_item
+from vbaproject.db.routing import using_client_database
+from vbaproject.spec.sample_data import sample_item
 
 KEYS = range(1, 31)
 

@@ -1,4 +1,4 @@
-"""Whatever a client sends, the answer is a 2xx or 4xx in the envelope (contract §4).
+"""Whatever a client sends, the answer is a 2xx or 4xx in the envelope (README, *For API consumers*).
 
 Hypothesis throws arbitrary JSON at every field of every entity, and arbitrary bytes at the
 routes; the cases that once broke something stay below as plain regression tests.
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from auths.models import Auth
 from grievances.models import Grievance
 from tests.entities import BATCH_ROUTES, MODELS
-from vbaproject.entities import entity_spec
+from vbaproject.spec.entities import entity_spec
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 FUZZ = dict(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -11,8 +11,8 @@ from auths.models import Auth
 from grievances.models import Grievance
 from tests.batch_oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run
 from tests.entities import BATCH_ROUTES
-from vbaproject.client_databases import using_client_database
-from vbaproject.sample_data import sample_item
+from vbaproject.db.routing import using_client_database
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 KEYS = {

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework import exceptions
 
-from vbaproject.envelope import exception_handler
+from vbaproject.api.exceptions import exception_handler
 
 
 @pytest.mark.parametrize(

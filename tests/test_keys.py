@@ -6,25 +6,25 @@ from django.db import connections
 from auths.models import Auth
 from carecases.models import CareCase
 from grievances.models import Grievance
-from vbaproject.batch import upsert_batch
-from vbaproject.sample_data import sample_item
+from vbaproject.engine.upsert import upsert_batch
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
 
 def keys(results):
-    return [r["id"][0]["value"] for r in results]
+    return [r.key for r in results]
 
 
 def test_assigned_integer_keys_skip_explicit_ones(demo_db):
     first = upsert_batch(Grievance, [sample_item(Grievance) for _ in range(3)], user="t")
-    assert [r["status"] for r in first] == [201] * 3
+    assert [r.status for r in first] == [201] * 3
     explicit = max(keys(first)) + 5
     upsert_batch(Grievance, [sample_item(Grievance, grievance_Key=explicit)], user="t")
     later = upsert_batch(
         Grievance, [sample_item(Grievance, grievance_Key=0), sample_item(Grievance)], user="t"
     )
-    assert [r["status"] for r in later] == [201, 201]
+    assert [r.status for r in later] == [201, 201]
     assert min(keys(later)) > explicit
     assert Grievance.objects.count() == 6
 
@@ -42,9 +42,9 @@ def test_orm_inserts_also_skip_explicit_keys(demo_db):
 def test_explicit_keys_after_assigned_ones_update_them(demo_db):
     (created,) = upsert_batch(Grievance, [sample_item(Grievance)], user="t")
     (again,) = upsert_batch(
-        Grievance, [sample_item(Grievance, grievance_Key=created["id"][0]["value"])], user="t"
+        Grievance, [sample_item(Grievance, grievance_Key=created.key)], user="t"
     )
-    assert (created["status"], again["status"]) == (201, 200)
+    assert (created.status, again.status) == (201, 200)
 
 
 def test_assigned_auth_numbers_skip_numbers_clients_chose(demo_db):
@@ -56,7 +56,7 @@ def test_assigned_auth_numbers_skip_numbers_clients_chose(demo_db):
         user="t",
     )
     assigned = keys(results)
-    assert [r["status"] for r in results] == [201] * 3
+    assert [r.status for r in results] == [201] * 3
     assert len(set(assigned)) == 3 and not set(assigned) & {"1", "2", "3", "4", "5"}
     assert all(isinstance(k, str) for k in assigned)
     assert Auth.objects.count() == 9
@@ -79,10 +79,10 @@ def test_a_client_key_at_the_32_bit_limit_leaves_assignment_working(demo_db):
         [sample_item(Grievance, grievance_Key=top), sample_item(Grievance, grievance_Key=1)],
         user="t",
     )
-    assert [r["status"] for r in results] == [201, 201]
+    assert [r.status for r in results] == [201, 201]
     later = upsert_batch(Grievance, [sample_item(Grievance) for _ in range(3)], user="t")
-    assert [r["status"] for r in later] == [201, 201, 201]
+    assert [r.status for r in later] == [201, 201, 201]
     assigned = keys(later)
     assert len(set(assigned)) == 3 and all(2 <= k < top for k in assigned)
     (again,) = upsert_batch(Grievance, [sample_item(Grievance)], user="t")
-    assert again["status"] == 201 and again["id"][0]["value"] not in {1, top, *assigned}
+    assert again.status == 201 and again.key not in {1, top, *assigned}

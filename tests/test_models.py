@@ -10,7 +10,7 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from vbaproject.entities import entity_spec
+from vbaproject.spec.entities import entity_spec
 
 CONSTRAINTS = json.loads((Path(__file__).parent / "data" / "vba-field-constraints.json").read_text())
 MODELS = {m.__name__: m for m in (CareCase, CareCaseClinicalTrial, Grievance, ClaimPromptPay, Auth)}

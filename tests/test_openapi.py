@@ -1,7 +1,7 @@
-"""The OpenAPI document against the field rules, the routes and the contract.
+"""The OpenAPI document against the field rules, the routes and the documented answers.
 
 Expectations come from tests/data/vba-field-constraints.json (VBASoftware's own models), the
-URL patterns the service really has, and the contract's statuses, never from a stored copy of
+URL patterns the service really has, and the statuses the README documents, never from a stored copy of
 the document.
 """
 

@@ -29,9 +29,9 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from vbaproject.batch import upsert_batch
-from vbaproject.client_databases import using_client_database
-from vbaproject.sample_data import sample_item
+from vbaproject.db.routing import using_client_database
+from vbaproject.engine.upsert import upsert_batch
+from vbaproject.spec.sample_data import sample_item
 
 MAX_EXAMPLES = 30  # per operation; about 30 s for all of them on SQLite
 CHECKS = [
@@ -59,11 +59,11 @@ def _seed():
         for model, keys in [(Grievance, (1, 2)), (ClaimPromptPay, (1, 2)), (Auth, ("0", "1", "A"))]:
             key = model._meta.pk.name
             results = upsert_batch(model, [sample_item(model, **{key: k}) for k in keys], user="seed")
-            assert {r["status"] for r in results} == {201}
+            assert {r.status for r in results} == {201}
         cases = [sample_item(CareCase, case_Key=k, carePlan_Key=plan) for k, plan in ((1, 0), (2, 1), (3, 1))]
         trials = [sample_item(CareCaseClinicalTrial, careCaseClinicalTrial_Key=k, case_Key=k) for k in (1, 2)]
         for model, items in ((CareCase, cases), (CareCaseClinicalTrial, trials)):
-            assert {r["status"] for r in upsert_batch(model, items, user="seed")} == {201}
+            assert {r.status for r in upsert_batch(model, items, user="seed")} == {201}
 
 
 @pytest.fixture

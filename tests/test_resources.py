@@ -11,9 +11,9 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from vbaproject.client_databases import using_client_database
-from vbaproject.entities import entity_spec
-from vbaproject.sample_data import sample_item
+from vbaproject.db.routing import using_client_database
+from vbaproject.spec.entities import entity_spec
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 

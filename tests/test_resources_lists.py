@@ -10,8 +10,8 @@ import pytest
 from carecases.models import CareCase, CareCaseClinicalTrial
 from grievances.models import Grievance
 from tests.test_resources import COLLECTIONS, EACH, data_of, item_for, problem_of, record_url
-from vbaproject.api_lists import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
-from vbaproject.entities import entity_spec
+from vbaproject.api.lists import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from vbaproject.spec.entities import entity_spec
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 

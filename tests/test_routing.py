@@ -5,14 +5,9 @@ from django.contrib.auth.models import User
 from django.db import connections
 
 from grievances.models import Grievance
-from vbaproject.client_databases import (
-    ImproperClientDatabases,
-    NoClientDatabaseSelected,
-    UnknownClientDatabase,
-    parse_client_databases,
-    using_client_database,
-)
-from vbaproject.sample_data import sample_item
+from vbaproject.db.config import ImproperClientDatabases, parse_client_databases
+from vbaproject.db.routing import NoClientDatabaseSelected, UnknownClientDatabase, using_client_database
+from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 

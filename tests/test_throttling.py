@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
-from vbaproject.management.commands.create_api_user import set_user_databases
+from vbaproject.accounts.services import user_set_databases
 from vbaproject.models import ApiKey
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
@@ -140,7 +140,7 @@ def test_every_user_of_one_key_shares_its_allowance(api, vba_rate, frozen):
     vba_rate(rate=5, burst=10)
     assert statuses(api, 6) == [207] * 6
     clerk = get_user_model().objects.create_user("clerk", password="clerk-password-5")
-    set_user_databases(clerk, ["demo"])
+    user_set_databases(clerk, ["demo"])
     login = api.log_in("clerk", "clerk-password-5")  # the login route counts too: 7
     assert login.status_code == 200
     api.credentials["Authorization"] = "Bearer " + login.json()["data"]["authenticationResult"]["idToken"]

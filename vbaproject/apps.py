@@ -1,8 +1,51 @@
-from django.apps import AppConfig
+"""The project's apps, and the one registry of entity apps.
+
+An entity app is a Django app whose ``AppConfig`` is an ``EntityAppConfig``: its models are
+entities, served by the API and the admin, stored in every client database. The apps are
+listed once, in ``settings.INSTALLED_APPS``; the router, the API's URLs, the OpenAPI document,
+the demo data, the benchmark and the tests all ask this registry rather than naming them again.
+"""
+
+import functools
+
+from django.apps import AppConfig, apps
 
 
 class VbaProjectConfig(AppConfig):
-    """The shared machinery: database routing, key assignment, the batch engine, commands."""
+    """The shared machinery: database routing, the batch engine, the API, accounts, the admin."""
 
     name = "vbaproject"
     verbose_name = "VBA project"
+
+
+class EntityAppConfig(AppConfig):
+    """The base of every entity app's config. Its ``api`` module declares its routes.
+
+    An entity app imports this module rather than the class, so that its ``apps`` module holds
+    one config class and Django picks it without ``default = True``.
+    """
+
+
+@functools.cache
+def entity_app_labels():
+    """The labels of the installed entity apps (computed once the app registry is ready)."""
+    apps.check_apps_ready()
+    return frozenset(config.label for config in apps.get_app_configs() if isinstance(config, EntityAppConfig))
+
+
+def is_entity_app(label):
+    return label in entity_app_labels()
+
+
+def entity_apps():
+    """The entity apps' configs, in ``INSTALLED_APPS`` order."""
+    return [config for config in apps.get_app_configs() if isinstance(config, EntityAppConfig)]
+
+
+def entity_models():
+    """The entity models, in app order and, within an app, in declaration order.
+
+    A model that refers to another comes after it (a care case before its clinical trials),
+    so filling them in this order never names a record that does not exist yet.
+    """
+    return [model for config in entity_apps() for model in config.get_models()]

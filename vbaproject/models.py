@@ -1,15 +1,18 @@
 """Control-database models of the shared machinery: which client databases a user may use."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
+
+from vbaproject.db.routing import client_database_names
 
 
 class UserDatabase(models.Model):
     """One client database a (non-superuser) user may work on, in the admin and through the API.
 
     Superusers may use every configured client database without a grant. A grant naming a
-    database that is no longer configured is ignored (see ``vbaproject.permissions``).
+    database that is no longer configured is ignored (see ``vbaproject.accounts.permissions``).
     """
 
     user = models.ForeignKey(
@@ -36,10 +39,6 @@ class UserDatabase(models.Model):
 
 def validate_database_names(value):
     """A list of configured client database names (``VBA_DATABASES`` keys)."""
-    from django.core.exceptions import ValidationError
-
-    from vbaproject.client_databases import client_database_names
-
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
         raise ValidationError("Give a list of client database names.")
     configured = client_database_names()

@@ -4,11 +4,11 @@ import os
 import warnings
 from pathlib import Path
 
-from vbaproject.client_databases import database_config, parse_client_databases
+from vbaproject.db.config import database_config, parse_client_databases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the demo's SQLite files and collected static files live (make run creates it).
 VAR_DIR = Path(os.environ.get("VBA_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_flag(name, default=False):
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "vbaproject",
+    # The entity apps (their AppConfig is a vbaproject.apps.EntityAppConfig): listed here only.
     "carecases",
     "grievances",
     "claims",
@@ -53,7 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "vbaproject.activity.ActivityIdMiddleware",
+    "vbaproject.api.activity.ActivityIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -61,7 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "vbaproject.admin_database.AdminClientDatabaseMiddleware",
+    "vbaproject.admin.database.AdminClientDatabaseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -91,7 +92,7 @@ DATABASES = {
         os.environ.get("VBA_DATABASES") or f'{{"demo": "sqlite:///{VAR_DIR / "demo.sqlite3"}"}}'
     ),
 }
-DATABASE_ROUTERS = ["vbaproject.client_databases.ClientDatabaseRouter"]
+DATABASE_ROUTERS = ["vbaproject.db.routing.ClientDatabaseRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -107,8 +108,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; WhiteNoise warns while it is missing
+STATIC_ROOT = VAR_DIR / "static"  # collectstatic fills it (make run)
 
 # The batch routes enforce their own, larger limits (VBA_BATCH_MAX_BYTES).
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
@@ -117,15 +117,15 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 VBA_BATCH_MAX_ITEMS = int(os.environ.get("VBA_BATCH_MAX_ITEMS", 10_000))
 VBA_BATCH_MAX_BYTES = int(os.environ.get("VBA_BATCH_MAX_BYTES", 64 * 1024 * 1024))
 
-# Every API route needs an API key and a user's ID token (vbaproject/authentication.py) and
-# is throttled per API key (vbaproject/throttling.py).
+# Every API route needs an API key and a user's ID token (vbaproject/accounts/) and is
+# throttled per API key (vbaproject/accounts/throttling.py).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["vbaproject.authentication.ApiKeyAndIdTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["vbaproject.authentication.IsApiCaller"],
-    "DEFAULT_THROTTLE_CLASSES": ["vbaproject.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["vbaproject.accounts.authentication.ApiKeyAndIdTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["vbaproject.accounts.permissions.IsApiCaller"],
+    "DEFAULT_THROTTLE_CLASSES": ["vbaproject.accounts.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "vbaproject.envelope.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "vbaproject.api_schema.VbaAutoSchema",
+    "EXCEPTION_HANDLER": "vbaproject.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "vbaproject.api.schema.VbaAutoSchema",
 }
 
 # The OpenAPI document (/vbasoftware/openapi.json, Swagger UI at /vbasoftware/docs/), generated
@@ -148,7 +148,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PUBLIC": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "vbaproject.api_schema.add_vba_components",
+        "vbaproject.api.schema.add_vba_components",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -180,7 +180,7 @@ CACHES = cache_config(os.environ.get("VBA_CACHE_URL", "").strip())
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"activity": {"()": "vbaproject.activity.ActivityIdFilter"}},
+    "filters": {"activity": {"()": "vbaproject.api.activity.ActivityIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [activity %(activity_id)s] %(message)s"},
     },

@@ -6,14 +6,14 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 
-from vbaproject.admin_database import switch_database_view
-from vbaproject.envelope import problem
+from vbaproject.admin.database import switch_database_view
+from vbaproject.api.envelope import problem
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/vba-database/", switch_database_view, name="vba_database"),
     path("admin/", admin.site.urls),
-    path("vbasoftware/", include("vbaproject.api_urls")),
+    path("vbasoftware/", include("vbaproject.api.urls")),
 ]
 
 

@@ -3,7 +3,7 @@
 import django.core.validators
 from django.db import migrations, models
 
-import vbaproject.keys
+import vbaproject.db.operations
 
 
 class Migration(migrations.Migration):
@@ -118,5 +118,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['approved_From'], name='auth_approved_from_idx'), models.Index(fields=['approved_Thru'], name='auth_approved_thru_idx'), models.Index(fields=['auth_Code'], name='auth_auth_code_idx'), models.Index(fields=['auth_Type'], name='auth_auth_type_idx'), models.Index(fields=['case_Number'], name='auth_case_number_idx'), models.Index(fields=['provider_ID'], name='auth_provider_id_idx'), models.Index(fields=['received_Date'], name='auth_received_date_idx'), models.Index(fields=['requested_From'], name='auth_requested_from_idx'), models.Index(fields=['service_Type'], name='auth_service_type_idx'), models.Index(fields=['status'], name='auth_status_idx'), models.Index(fields=['treatment_Type'], name='auth_treatment_type_idx'), models.Index(fields=['update_Date'], name='auth_update_date_idx'), models.Index(fields=['subscriber_ID', 'member_Seq'], name='auths_auth_member_idx')],
             },
         ),
-        vbaproject.keys.CreateKeySequence("Auth"),
+        vbaproject.db.operations.CreateKeySequence("Auth"),
     ]

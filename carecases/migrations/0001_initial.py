@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-import vbaproject.keys
+import vbaproject.db.operations
 
 
 class Migration(migrations.Migration):
@@ -77,6 +77,6 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['update_Date'], name='cctrial_update_date_idx')],
             },
         ),
-        vbaproject.keys.KeepSequenceAheadOfKeys("CareCase"),
-        vbaproject.keys.KeepSequenceAheadOfKeys("CareCaseClinicalTrial"),
+        vbaproject.db.operations.KeepSequenceAheadOfKeys("CareCase"),
+        vbaproject.db.operations.KeepSequenceAheadOfKeys("CareCaseClinicalTrial"),
     ]

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import vbaproject.keys
+import vbaproject.db.operations
 
 
 class Migration(migrations.Migration):
@@ -34,5 +34,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['group_ID'], name='promptpay_group_id_idx'), models.Index(fields=['plan_ID'], name='promptpay_plan_id_idx'), models.Index(fields=['prompt_Pay_Duration_Type'], name='promptpay_duration_type_idx'), models.Index(fields=['tax_ID'], name='promptpay_tax_id_idx'), models.Index(fields=['update_Date'], name='promptpay_update_date_idx')],
             },
         ),
-        vbaproject.keys.KeepSequenceAheadOfKeys("ClaimPromptPay"),
+        vbaproject.db.operations.KeepSequenceAheadOfKeys("ClaimPromptPay"),
     ]

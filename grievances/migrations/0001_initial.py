@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import vbaproject.keys
+import vbaproject.db.operations
 
 
 class Migration(migrations.Migration):
@@ -49,5 +49,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['grievance_Category'], name='grievance_category_idx'), models.Index(fields=['grievance_Received'], name='grievance_received_idx'), models.Index(fields=['grievance_Resolved'], name='grievance_resolved_idx'), models.Index(fields=['grievance_Status'], name='grievance_status_idx'), models.Index(fields=['grievance_Type'], name='grievance_type_idx'), models.Index(fields=['issue_Date'], name='grievance_issue_date_idx'), models.Index(fields=['issue_Type'], name='grievance_issue_type_idx'), models.Index(fields=['provider_ID'], name='grievance_provider_id_idx'), models.Index(fields=['resolution_Type'], name='grievance_resolution_type_idx'), models.Index(fields=['update_Date'], name='grievance_update_date_idx'), models.Index(fields=['subscriber_ID', 'member_Seq'], name='grieva_grievance_member_idx')],
             },
         ),
-        vbaproject.keys.KeepSequenceAheadOfKeys("Grievance"),
+        vbaproject.db.operations.KeepSequenceAheadOfKeys("Grievance"),
     ]

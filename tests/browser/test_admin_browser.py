@@ -20,8 +20,8 @@ from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
 from tests.test_admin import PASSWORD, make_record, make_staff
-from vbaproject.client_databases import using_client_database
-from vbaproject.entities import entity_spec
+from vbaproject.db.routing import using_client_database
+from vbaproject.spec.entities import entity_spec
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
 

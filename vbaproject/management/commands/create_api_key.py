@@ -7,19 +7,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from vbaproject.client_databases import client_database_names
-from vbaproject.models import ApiKey
+from vbaproject.accounts.services import api_key_create, unknown_databases
+from vbaproject.db.routing import client_database_names
 
 
 def database_list(raw):
     """``"a,b"`` → ``["a", "b"]``, each a configured client database, else a CommandError."""
     names = list(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
-    configured = client_database_names()
-    unknown = [name for name in names if name not in configured]
+    unknown = unknown_databases(names)
     if unknown:
         raise CommandError(
             f"Unknown client database(s): {', '.join(unknown)}. Configured (VBA_DATABASES): "
-            f"{', '.join(configured)}."
+            f"{', '.join(client_database_names())}."
         )
     return names
 
@@ -57,15 +56,12 @@ class Command(BaseCommand):
                 raise CommandError(f"--expires {expires!r} is not an ISO 8601 date-time.")
             if timezone.is_naive(expiry_date):
                 expiry_date = timezone.make_aware(expiry_date, dt.UTC)
-        api_key = ApiKey(name=name, databases=names, expiry_date=expiry_date)
         try:
-            api_key.full_clean(exclude=["id", "prefix", "hashed_key"])
+            api_key, key = api_key_create(name, names, expiry_date)
         except ValidationError as exc:
             raise CommandError(
                 "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
             ) from None
-        key = ApiKey.objects.assign_key(api_key)
-        api_key.save()
         expiry = api_key.expiry_date.isoformat() if api_key.expiry_date else "never"
         self.stdout.write(
             f"Created API key {api_key.name!r} (prefix {api_key.prefix}) for {', '.join(names)}; "

@@ -10,19 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from vbaproject.accounts.services import user_set_databases
 from vbaproject.management.commands.create_api_key import database_list
-from vbaproject.models import UserDatabase
 
 PASSWORD_VARIABLE = "VBA_USER_PASSWORD"
-
-
-def set_user_databases(user, names):
-    """Grant ``user`` exactly the client databases ``names`` (``vbaproject.models.UserDatabase``)."""
-    UserDatabase.objects.filter(user=user).exclude(database__in=names).delete()
-    granted = set(UserDatabase.objects.filter(user=user).values_list("database", flat=True))
-    UserDatabase.objects.bulk_create(
-        UserDatabase(user=user, database=name) for name in names if name not in granted
-    )
 
 
 class Command(BaseCommand):
@@ -68,7 +59,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             user.save()
             if names is not None:
-                set_user_databases(user, names)
+                user_set_databases(user, names)
         allowed = "every database (superuser)" if user.is_superuser else ", ".join(names or []) or "none"
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} user {user.get_username()!r}; client databases: {allowed}.")

@@ -1,7 +1,8 @@
 """Create the demo superuser, a demo API key and demo records, so every screen shows something.
 
 The API key is shown only when it is created, so each run revokes the previous demo key and
-prints a fresh one.
+prints a fresh one. Records are written through the batch engine, every entity of the registry
+(``vbaproject.apps``) in turn; a record that refers to another entity names one made before it.
 """
 
 import random
@@ -9,18 +10,30 @@ import random
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from auths.models import Auth
-from carecases.models import CareCase, CareCaseClinicalTrial
-from claims.models import ClaimPromptPay
-from grievances.models import Grievance
-from vbaproject.batch import upsert_batch
-from vbaproject.client_databases import client_database_names, using_client_database
-from vbaproject.models import ApiKey
-from vbaproject.sample_data import sample_item
+from vbaproject.accounts.services import api_key_create, api_keys_revoke
+from vbaproject.apps import entity_models
+from vbaproject.db.routing import client_database_names, using_client_database
+from vbaproject.engine.upsert import upsert_batch
+from vbaproject.spec.entities import entity_spec
+from vbaproject.spec.sample_data import sample_item
 
 DEMO_KEY_NAME = "demo"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
+
+
+def seed_database(rows, rng):
+    """``rows`` sample records of every entity in the selected client database."""
+    for model in entity_models():
+        references = {
+            field.name: list(target._default_manager.values_list("pk", flat=True))
+            for field, target in entity_spec(model).references
+        }
+        items = [
+            sample_item(model, rng, **{name: rng.choice(keys) for name, keys in references.items() if keys})
+            for _ in range(rows)
+        ]
+        upsert_batch(model, items, user=DEMO_USERNAME)
 
 
 class Command(BaseCommand):
@@ -36,21 +49,13 @@ class Command(BaseCommand):
         user.save()
         for name in client_database_names():
             with using_client_database(name):
-                if CareCase.objects.exists():
+                if any(model._default_manager.exists() for model in entity_models()):
                     self.stdout.write(f"{name}: already has data, left alone")
                     continue
-                rng = random.Random(name)
-                for model in (CareCase, Grievance, ClaimPromptPay, Auth):
-                    upsert_batch(model, [sample_item(model, rng) for _ in range(rows)], user=DEMO_USERNAME)
-                case_keys = list(CareCase.objects.values_list("pk", flat=True))
-                trials = [
-                    sample_item(CareCaseClinicalTrial, rng, case_Key=rng.choice(case_keys))
-                    for _ in range(rows)
-                ]
-                upsert_batch(CareCaseClinicalTrial, trials, user=DEMO_USERNAME)
+                seed_database(rows, random.Random(name))
                 self.stdout.write(f"{name}: {rows} demo records per entity")
-        ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked=False).update(revoked=True)
-        _, key = ApiKey.objects.create_key(name=DEMO_KEY_NAME, databases=client_database_names())
+        api_keys_revoke(DEMO_KEY_NAME)
+        _, key = api_key_create(DEMO_KEY_NAME, client_database_names())
         first = client_database_names()[0]
         self.stdout.write(self.style.SUCCESS(f"Demo superuser: {DEMO_USERNAME} / {DEMO_PASSWORD}"))
         self.stdout.write(self.style.SUCCESS(f"Demo API key:   {key}"))

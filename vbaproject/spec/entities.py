@@ -1,27 +1,41 @@
 """What the API knows of an entity, read off its model: JSON names, kinds, rules, the key.
 
-The model is the one declaration of an entity's fields. The JSON name of a field is its model
-field name (``case_Key``, ``drG_Code``, ``tPlan_DownLoaded``); the validator, the batch
-engine, the serializers, filters and the OpenAPI document all read this spec instead of
-listing fields again.
+The model is the one declaration of an entity's fields (README, *Where things are*). The JSON
+name of a field is its model field name (``case_Key``, ``drG_Code``, ``tPlan_DownLoaded``); the
+validator, the batch engine, the admin, the filters and the OpenAPI document all read this spec
+instead of listing fields again.
 """
 
+import enum
 import functools
 from dataclasses import dataclass
 
 from django.db import models
 
 AUDIT_FIELDS = ("entry_Date", "entry_User", "update_Date", "update_User")
+# Set when a record is added and kept on every update (README, *For API consumers*).
+KEPT_ON_UPDATE = frozenset({"entry_Date", "entry_User"})
+
+
+class FieldKind(enum.StrEnum):
+    """A field's JSON kind: what the validator accepts and the writers and documents declare."""
+
+    INTEGER = "integer"  # a JSON integer within 32 bits
+    NUMBER = "number"  # a JSON number
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"  # an ISO 8601 string
+    STRING = "string"
+
 
 _KINDS = {
-    "AutoField": "integer",
-    "IntegerField": "integer",
-    "ForeignKey": "integer",
-    "FloatField": "number",
-    "BooleanField": "boolean",
-    "DateTimeField": "datetime",
-    "CharField": "string",
-    "TextField": "string",
+    "AutoField": FieldKind.INTEGER,
+    "IntegerField": FieldKind.INTEGER,
+    "ForeignKey": FieldKind.INTEGER,
+    "FloatField": FieldKind.NUMBER,
+    "BooleanField": FieldKind.BOOLEAN,
+    "DateTimeField": FieldKind.DATETIME,
+    "CharField": FieldKind.STRING,
+    "TextField": FieldKind.STRING,
 }
 
 
@@ -30,7 +44,7 @@ class ApiField:
     name: str  # the JSON name, also the model field name
     attname: str  # the model attribute holding the raw value (``case_Key_id`` for a reference)
     column: str
-    kind: str  # integer, number, boolean, datetime or string
+    kind: FieldKind
     nullable: bool
     required: bool
     max_length: int | None
@@ -39,6 +53,11 @@ class ApiField:
     is_audit: bool
     description: str
     model_field: models.Field
+
+    @property
+    def kept_on_update(self):
+        """Set when the record is added, never changed by an update (``entry_Date``, ``entry_User``)."""
+        return self.name in KEPT_ON_UPDATE
 
 
 @dataclass(frozen=True)
@@ -67,13 +86,16 @@ class EntitySpec:
         audit = {f.name: f for f in self.fields if f.is_audit}
         return (self.key, *self.value_fields, *(audit[name] for name in AUDIT_FIELDS))
 
-    def audit_values(self, user, now):
-        """The four audit fields as the server sets them: ``now`` and the user name, cut to fit."""
+    def audit_values(self, user, now, adding=True):
+        """The audit fields as the server sets them: ``now`` and the user name, cut to fit.
+
+        All four when a record is added; only ``update_*`` when it is changed.
+        """
         values = {}
         for field in self.fields:
-            if field.is_audit:
+            if field.is_audit and (adding or not field.kept_on_update):
                 cut = user[: field.max_length] if field.max_length else user
-                values[field.name] = now if field.kind == "datetime" else cut
+                values[field.name] = now if field.kind == FieldKind.DATETIME else cut
         return values
 
     @functools.cached_property
@@ -83,7 +105,7 @@ class EntitySpec:
 
     @property
     def integer_key(self):
-        return self.key.kind == "integer"
+        return self.key.kind == FieldKind.INTEGER
 
 
 def _min_length(field):
@@ -95,12 +117,13 @@ def _min_length(field):
 
 def _api_field(field):
     is_key = field.primary_key
-    integer = _KINDS[field.get_internal_type()] == "integer"
+    kind = _KINDS[field.get_internal_type()]
+    integer = kind == FieldKind.INTEGER
     return ApiField(
         name=field.name,
         attname=field.attname,
         column=field.column,
-        kind=_KINDS[field.get_internal_type()],
+        kind=kind,
         nullable=field.null or (is_key and not integer),
         # Integer keys are required by the VBAPI document (0 asks for an assigned key);
         # any other field is required exactly when a form would require it.

@@ -10,21 +10,20 @@ the failure (``VBAProblemDetails`` in ``ErrorVBAResponse``) and ``Debug``.
 Nothing here lists an entity's fields: names, types, nullability, required-ness, lengths and
 descriptions all come from ``entity_spec``, the one declaration the validator reads too.
 
-Served at ``/vbasoftware/openapi.json`` with Swagger UI at ``/vbasoftware/docs/`` (``api_docs``).
+Served at ``/vbasoftware/openapi.json`` with Swagger UI at ``/vbasoftware/docs/`` (``vbaproject.api.docs``).
 """
 
 import re
 
-from django.apps import apps
 from django.db.models import PROTECT
 from drf_spectacular.openapi import AutoSchema
 
-from vbaproject.activity import ACTIVITY_HEADER
-from vbaproject.api_lists import PAGINATION_HEADER, list_parameters
-from vbaproject.api_views import DATABASE_HEADER
-from vbaproject.authentication import API_KEY_HEADER
-from vbaproject.client_databases import ENTITY_APPS
-from vbaproject.entities import entity_spec
+from vbaproject.accounts.authentication import API_KEY_HEADER
+from vbaproject.api.activity import ACTIVITY_HEADER
+from vbaproject.api.exceptions import DATABASE_HEADER
+from vbaproject.api.lists import PAGINATION_HEADER, list_parameters
+from vbaproject.apps import entity_models
+from vbaproject.spec.entities import FieldKind, entity_spec
 
 JSON_MEDIA_TYPES = ("application/json", "text/json", "application/*+json")
 SECURITY_SCHEMES = {
@@ -51,13 +50,13 @@ LOGIN_SECURITY = [{"apiKeyAuth": [], "basicAuth": []}]
 
 _REF = "#/components/schemas/"
 _TYPES = {
-    "integer": {"type": "integer", "format": "int32"},
-    "number": {"type": "number", "format": "double"},
-    "boolean": {"type": "boolean"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "string": {"type": "string"},
+    FieldKind.INTEGER: {"type": "integer", "format": "int32"},
+    FieldKind.NUMBER: {"type": "number", "format": "double"},
+    FieldKind.BOOLEAN: {"type": "boolean"},
+    FieldKind.DATETIME: {"type": "string", "format": "date-time"},
+    FieldKind.STRING: {"type": "string"},
 }
-# Whole-request failures (contract §3), as named responses under components/responses.
+# Whole-request failures (README, *For API consumers*), as named responses under components/responses.
 _PROBLEMS = {
     400: ("BadRequest", "The request is not valid: the body, a parameter or the database header."),
     401: ("Unauthorized", "No or a wrong API key, or no, an expired or a forged bearer token."),
@@ -78,11 +77,6 @@ def ref(name):
 
 def nullable_ref(name):
     return {"allOf": [ref(name)], "nullable": True}
-
-
-def entity_models():
-    """The entity models the API serves, in app order."""
-    return [m for m in apps.get_models() if m._meta.app_label in ENTITY_APPS]
 
 
 # Components ------------------------------------------------------------------------------------
@@ -356,7 +350,7 @@ class VbaAutoSchema(AutoSchema):
         parameters = [{"$ref": "#/components/parameters/Database"}]
         for field in bound:
             schema = {k: v for k, v in field_schema(field).items() if k not in ("nullable", "description")}
-            if field.kind == "string":
+            if field.kind == FieldKind.STRING:
                 schema["minLength"] = 1
             parameters.append(
                 {
@@ -462,8 +456,8 @@ class VbaAutoSchema(AutoSchema):
 
     @staticmethod
     def _query_parameter(parameter):
-        if parameter.kind == "datetime":
-            schema = dict(_TYPES["datetime"])
+        if parameter.kind == FieldKind.DATETIME:
+            schema = dict(_TYPES[FieldKind.DATETIME])
         else:
             schema = dict(_TYPES[parameter.kind])
             for key, value in (

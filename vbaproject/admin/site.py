@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from vbaproject.client_databases import client_database_names
+from vbaproject.db.routing import client_database_names
 from vbaproject.models import ApiKey, UserDatabase
 
 admin.site.site_header = "VBA administration"
@@ -52,7 +52,7 @@ class VbaUserAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserDatabaseInline]
 
 
-# --- API keys (the x-api-key header; see vbaproject/authentication.py) -----------------------
+# --- API keys (the x-api-key header; see vbaproject/accounts/authentication.py) -----------------------
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)  # unused: this project's keys are ApiKey, with their databases

@@ -1,6 +1,6 @@
 """The OpenAPI document and Swagger UI, public: ``/vbasoftware/openapi.json``, ``/vbasoftware/docs/``.
 
-The document itself is made by ``vbaproject.api_schema`` (this module is apart from it because
+The document itself is made by ``vbaproject.api.schema`` (this module is apart from it because
 drf-spectacular's views import DRF's schema class, which lives there).
 """
 

@@ -10,15 +10,15 @@ every row.
 
 import json
 
-from vbaproject.keys import allocate_keys
+from vbaproject.engine.keys import insert_under_fresh_keys
+from vbaproject.spec.entities import FieldKind
 
-PRESERVED_ON_UPDATE = frozenset({"entry_Date", "entry_User"})
-_PG_TYPES = {
-    "integer": "integer",
-    "number": "double precision",
-    "boolean": "boolean",
-    "datetime": "timestamptz",
-    "string": "text",
+PG_TYPES = {
+    FieldKind.INTEGER: "integer",
+    FieldKind.NUMBER: "double precision",
+    FieldKind.BOOLEAN: "boolean",
+    FieldKind.DATETIME: "timestamptz",
+    FieldKind.STRING: "text",
 }
 
 
@@ -34,7 +34,7 @@ class _Writer:
         self.update_set = ", ".join(
             f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
             for f in self.fields
-            if not f.is_key and f.name not in PRESERVED_ON_UPDATE
+            if not f.is_key and not f.kept_on_update
         )
 
     def upsert(self, rows):
@@ -47,16 +47,11 @@ class _Writer:
 
     def insert_new(self, rows, avoid=frozenset()):
         """Insert rows (without their key) under fresh keys not in ``avoid``; give the keys in row order."""
-        keys = [None] * len(rows)
-        pending = list(range(len(rows)))
-        while pending:
-            fresh = allocate_keys(self.connection, self.spec.model, len(pending), avoid)
-            candidates = {key: position for key, position in zip(fresh, pending, strict=True)}
-            inserted = self.insert_ignoring_conflicts([(key, *rows[p]) for key, p in candidates.items()])
-            for key in inserted:
-                keys[candidates.pop(key)] = key
-            pending = sorted(candidates.values())
-        return keys
+
+        def insert(pairs):
+            return self.insert_ignoring_conflicts([(key, *rows[position]) for key, position in pairs])
+
+        return insert_under_fresh_keys(self.connection, self.spec.model, len(rows), insert, avoid)
 
 
 class PostgresWriter(_Writer):
@@ -71,7 +66,7 @@ class PostgresWriter(_Writer):
         super().__init__(connection, spec)
         quote = connection.ops.quote_name
         self.stage = quote(f"vba_stage_{spec.model._meta.db_table}")
-        self.copy_types = [_PG_TYPES[f.kind] for f in self.fields]
+        self.copy_types = [PG_TYPES[f.kind] for f in self.fields]
         self.create_stage_sql = (
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.stage} "
             f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -112,7 +107,7 @@ class SqliteWriter(_Writer):
         self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set}"
         wanted = "(SELECT value FROM json_each(%s))"
         self.existing_sql = f"SELECT {self.key_column} FROM {self.table} WHERE {self.key_column} IN {wanted}"
-        self._datetime_positions = [i for i, f in enumerate(self.fields) if f.kind == "datetime"]
+        self._datetime_positions = [i for i, f in enumerate(self.fields) if f.kind == FieldKind.DATETIME]
         self._adapt_datetime = connection.ops.adapt_datetimefield_value
 
     def _adapt(self, rows):

@@ -8,8 +8,9 @@
   added, update_* on every save, user names cut to the column's length.
 - Forms apply the API's own validator (``vbaproject.validation``) on top of the model's
   rules, so the admin accepts exactly what the API accepts.
-- Entity screens need a client database: without one (see ``admin_database``) every
-  permission is refused.
+- Entity screens need a client database: without one (see ``vbaproject.admin.database``)
+  every permission is refused.
+- Every write goes through the engine (``vbaproject.engine``): saves, inline saves and deletes.
 """
 
 import datetime as dt
@@ -19,15 +20,16 @@ import functools
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html
 
-from vbaproject.admin_actions import export_csv
-from vbaproject.client_databases import ENTITY_APPS
-from vbaproject.entities import entity_spec
-from vbaproject.keys import allocate_keys
-from vbaproject.validation import validator_for
+from vbaproject.admin.actions import export_csv
+from vbaproject.apps import is_entity_app
+from vbaproject.engine.delete import delete_records
+from vbaproject.engine.records import save_record
+from vbaproject.spec.entities import FieldKind, entity_spec
+from vbaproject.spec.validation import validator_for
 
 LEGACY_MARKERS = ("no longer in use", "no longer used")
 LEGACY_SECTION = "No longer in use"
@@ -161,39 +163,6 @@ class EntityForm(forms.ModelForm):
             if name in item and name not in self.errors:
                 self.add_error(name, message[:1].upper() + message[1:] + ".")
         return cleaned
-
-
-def stamp_audit(obj, request, adding, now=None):
-    """Set the audit fields as the API does: entry_* when added, update_* on every save."""
-    values = entity_spec(type(obj)).audit_values(request.user.get_username(), now or timezone.now())
-    for name, value in values.items():
-        if adding or name.startswith("update_"):
-            setattr(obj, name, value)
-
-
-def save_entity(obj, adding):
-    """Save ``obj``; an added record without a key gets one assigned exactly as on the API.
-
-    Integer keys too go through ``allocate_keys`` rather than the identity default, which
-    fails once a client has taken the key at the top of the 32-bit range.
-    """
-    model = type(obj)
-    if not (adding and not obj.pk):
-        obj.save(force_insert=adding)
-        return
-    alias = router.db_for_write(model)
-    for _attempt in range(5):
-        obj.pk = allocate_keys(connections[alias], model, 1)[0]
-        try:
-            with transaction.atomic(using=alias):
-                obj.save(force_insert=True)
-            return
-        except IntegrityError:
-            # Another writer took the key between allocating and inserting: draw again.
-            if model._base_manager.filter(pk=obj.pk).exists():
-                continue
-            raise
-    raise IntegrityError(f"Could not assign a free key to a new {model._meta.verbose_name}.")
 
 
 def _nowrap(text):
@@ -337,26 +306,31 @@ class EntityAdmin(EntityFormMixin, admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         key = entity_spec(self.model).key
-        if obj is None and key.kind == "string" and key.name in form.base_fields:
+        if obj is None and key.kind == FieldKind.STRING and key.name in form.base_fields:
             # As on the API, a new record without a key gets one assigned.
             form.base_fields[key.name].required = False
             form.base_fields[key.name].help_text = "Leave empty to have the next free number assigned."
         return form
 
     def save_model(self, request, obj, form, change):
-        stamp_audit(obj, request, adding=not change)
-        save_entity(obj, adding=not change)
+        save_record(obj, request.user.get_username(), adding=not change)
+
+    def delete_model(self, request, obj):
+        delete_records(type(obj)._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        delete_records(queryset)
 
     def save_formset(self, request, form, formset, change):
-        if formset.model._meta.app_label not in ENTITY_APPS:
+        if not is_entity_app(formset.model._meta.app_label):
             return super().save_formset(request, form, formset, change)
         now = timezone.now()
         for obj in formset.save(commit=False):
-            adding = obj._state.adding
-            stamp_audit(obj, request, adding=adding, now=now)
-            save_entity(obj, adding=adding)
-        for obj in formset.deleted_objects:
-            obj.delete()
+            save_record(obj, request.user.get_username(), adding=obj._state.adding, now=now)
+        if formset.deleted_objects:
+            delete_records(
+                formset.model._default_manager.filter(pk__in=[o.pk for o in formset.deleted_objects])
+            )
         formset.save_m2m()
         return None
 

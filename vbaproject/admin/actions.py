@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.utils import timezone
 
-from vbaproject.entities import entity_spec
+from vbaproject.spec.entities import entity_spec
 
 
 def csv_value(value):

@@ -7,7 +7,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
-from vbaproject.envelope import PayloadTooLarge
+from vbaproject.api.exceptions import PayloadTooLarge
 
 
 def is_json_media_type(content_type):

@@ -2,13 +2,15 @@
 
 from django.urls import path
 
-from vbaproject.api_views import VbaViewSet
-from vbaproject.authentication import ApiKeyAndPasswordAuthentication, IsApiCaller, issue_id_token
-from vbaproject.envelope import envelope_response
+from vbaproject.accounts.authentication import ApiKeyAndPasswordAuthentication
+from vbaproject.accounts.permissions import IsApiCaller
+from vbaproject.accounts.tokens import issue_id_token
+from vbaproject.api.envelope import envelope_response
+from vbaproject.api.views import VbaViewSet
 
 
 class UserAuthenticationViewSet(VbaViewSet):
-    """Log in as on VBAPI (contract §2).
+    """Log in as on VBAPI (README, *Authentication*).
 
     Headers: ``x-api-key``, ``Authorization: Basic base64(username:password)`` and
     ``vbasoftware-database``, which both the key and the user must be allowed to use (checked

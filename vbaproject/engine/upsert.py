@@ -1,4 +1,6 @@
-"""The batch-upsert engine behind every PUT batch route (contract §4).
+"""The batch-upsert engine behind every PUT batch route and every single-record write.
+
+The contract is the README's *For API consumers: the batch routes*.
 
 The outcome must equal applying the items one at a time, in order. The engine gets there
 without a statement per item:
@@ -31,19 +33,16 @@ from django.db import (
 )
 from django.utils import timezone
 
-from vbaproject.activity import current_activity_id
-from vbaproject.entities import AUDIT_FIELDS, entity_spec
-from vbaproject.upsert_sql import writer_for
-from vbaproject.validation import names_for, validator_for
+from vbaproject.api.activity import current_activity_id
+from vbaproject.engine.outcomes import DatabaseUnavailable, ItemOutcome, Outcome
+from vbaproject.engine.writers import writer_for
+from vbaproject.spec.entities import AUDIT_FIELDS, entity_spec
+from vbaproject.spec.validation import key_as_sent, validator_for
 
 logger = logging.getLogger(__name__)
 
 RETRIES = 5
 LOOKUP_CHUNK = 5000
-
-
-class DatabaseUnavailable(Exception):
-    """The client database cannot be reached; the whole request fails (503)."""
 
 
 @dataclass(slots=True)
@@ -53,24 +52,14 @@ class Occurrence:
     row: tuple  # values in EntitySpec.columns order, the key first
 
 
-def result(key_name, key, status, body):
-    return {"id": [{"key": key_name, "value": key}], "status": status, "body": body}
-
-
-def _key_as_sent(item, key_name):
-    names = names_for(item, key_name) if isinstance(item, dict) else ()
-    return item[names[0]] if names else None
-
-
 def upsert_batch(model, items, user, now=None, release_items=False, create_only=False):
-    """Apply ``items`` (parsed JSON values) to ``model``'s table; one result dict per item.
+    """Apply ``items`` (parsed JSON values) to ``model``'s table; one ``ItemOutcome`` per item.
 
     With ``release_items`` the engine empties ``items`` as it validates them, so the parsed
     JSON of a large batch is freed while its rows are built rather than after the request.
     With ``create_only`` (POST) an item whose key exists already is not applied: 409.
     """
     spec = entity_spec(model)
-    key_name = spec.key.name
     validate = validator_for(model)
     fields = spec.columns
     audit_values = spec.audit_values(user, now or timezone.now())
@@ -83,11 +72,13 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
             items[index] = None
         key, values, errors = validate(item)
         if errors:
-            results[index] = result(key_name, _key_as_sent(item, key_name), 400, "; ".join(errors))
+            results[index] = ItemOutcome(
+                index, key_as_sent(item, spec.key), Outcome.INVALID, "; ".join(errors)
+            )
         else:
             valid.append(Occurrence(index, key, (key, *values, *audit)))
 
-    valid = _check_references(spec, fields, valid, results, key_name)
+    valid = _check_references(spec, fields, valid, results)
     writes = _ChunkWriter(
         connection=connections[router.db_for_write(model)],
         spec=spec,
@@ -101,7 +92,7 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
     return results
 
 
-def _check_references(spec, fields, valid, results, key_name):
+def _check_references(spec, fields, valid, results):
     """Answer 400 for items naming a row of another entity that does not exist."""
     for field, target in spec.references:
         position = fields.index(field)
@@ -120,7 +111,7 @@ def _check_references(spec, fields, valid, results, key_name):
                 kept.append(occ)
             else:
                 message = f"{field.name}: there is no {target._meta.verbose_name} {value} in this database"
-                results[occ.index] = result(key_name, occ.key or 0, 400, message)
+                results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.INVALID, message)
         valid = kept
     return valid
 
@@ -142,7 +133,6 @@ class _ChunkWriter:
     def __init__(self, connection, spec, explicit_keys, create_only, results):
         self.connection = connection
         self.writer = writer_for(connection, spec)
-        self.key_name = spec.key.name
         self.noun = spec.model._meta.verbose_name
         self.explicit_keys = explicit_keys
         self.create_only = create_only
@@ -163,12 +153,12 @@ class _ChunkWriter:
                 for occ in chunk:
                     self._replay(occ)
                 return
-            for index, key, status in outcome:
-                self._answer(index, key, status)
+            for index, key, kind in outcome:
+                self._answer(index, key, kind)
             return
 
     def _apply(self, chunk):
-        """Write ``chunk``; give (index, key, status) per occurrence.
+        """Write ``chunk``; give (index, key, Outcome) per occurrence.
 
         Every occurrence is written, so the database judges each one as it would one at a
         time: the n-th occurrence of each key goes in round n, one statement per round (one
@@ -186,36 +176,38 @@ class _ChunkWriter:
                 rounds.append([])
             rounds[n].append(occ)
         write = self.writer.insert_ignoring_conflicts if self.create_only else self.writer.upsert
-        taken = 409 if self.create_only else 200
+        taken = Outcome.TAKEN if self.create_only else Outcome.UPDATED
         outcome = []
         for occurrences in rounds:
             created = write([occ.row for occ in occurrences])
-            outcome += [(occ.index, occ.key, 201 if occ.key in created else taken) for occ in occurrences]
+            outcome += [
+                (occ.index, occ.key, Outcome.CREATED if occ.key in created else taken) for occ in occurrences
+            ]
         if assigned:
             keys = self.writer.insert_new([occ.row[1:] for occ in assigned], self.explicit_keys)
-            outcome += [(occ.index, key, 201) for occ, key in zip(assigned, keys, strict=True)]
+            outcome += [(occ.index, key, Outcome.CREATED) for occ, key in zip(assigned, keys, strict=True)]
         return outcome
 
-    def _answer(self, index, key, status):
-        body = {201: "Created", 200: "Updated", 409: f"there is a {self.noun} {key} already"}[status]
-        self.results[index] = result(self.key_name, key, status, body)
+    def _answer(self, index, key, kind):
+        message = f"there is a {self.noun} {key} already" if kind is Outcome.TAKEN else None
+        self.results[index] = ItemOutcome(index, key, kind, message)
 
     def _replay(self, occ):
         """One occurrence in its own transaction: a failure is its own (400 or 500)."""
         try:
             with transaction.atomic(using=self.connection.alias):
-                ((index, key, status),) = self._apply([occ])
-            self._answer(index, key, status)
+                ((index, key, kind),) = self._apply([occ])
+            self._answer(index, key, kind)
         except IntegrityError as exc:
             _require_usable(self.connection, exc)
             logger.info("item %d rejected by the database: %s", occ.index, exc)
             body = "rejected by the database: a record it refers to no longer exists, or its key is taken"
-            self.results[occ.index] = result(self.key_name, occ.key or 0, 400, body)
+            self.results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.INVALID, body)
         except DatabaseError as exc:
             _require_usable(self.connection, exc)
             logger.exception("item %d failed", occ.index)
             body = f"Unexpected error while saving this item; activityID {current_activity_id()}"
-            self.results[occ.index] = result(self.key_name, occ.key or 0, 500, body)
+            self.results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.FAILED, body)
 
 
 def _require_usable(connection, exc):

@@ -7,7 +7,7 @@ values a person would recognise on screen.
 import datetime as dt
 import random
 
-from vbaproject.entities import entity_spec
+from vbaproject.spec.entities import FieldKind, entity_spec
 
 _VOCABULARY = {
     "grievance_Status": ["OPEN", "PENDING", "REVIEW", "RESOLVED", "CLOSED"],
@@ -52,13 +52,13 @@ def _string(field, rng):
 
 def sample_value(field, rng):
     """A valid JSON value for ``field``."""
-    if field.kind == "integer":
+    if field.kind == FieldKind.INTEGER:
         return rng.randrange(1, 100)
-    if field.kind == "number":
+    if field.kind == FieldKind.NUMBER:
         return round(rng.uniform(0, 5000), 2)
-    if field.kind == "boolean":
+    if field.kind == FieldKind.BOOLEAN:
         return rng.random() < 0.3
-    if field.kind == "datetime":
+    if field.kind == FieldKind.DATETIME:
         moment = _EPOCH + dt.timedelta(days=rng.randrange(0, 730), minutes=rng.randrange(0, 1440))
         return moment.isoformat().replace("+00:00", "Z")
     return _string(field, rng)

@@ -3,7 +3,8 @@
 A staff user works on one client database at a time: the one chosen with the switcher in the
 admin header (kept in the session), else the first the user may use. Every admin request runs
 inside ``using_client_database`` for it, so every admin read and write goes there. Which
-databases a user may use is ``vbaproject.permissions.databases_for_user``, the API's rule too.
+databases a user may use is ``vbaproject.accounts.permissions.databases_for_user``, the API's
+rule too.
 A staff user without any gets a clear page instead of the entity screens.
 """
 
@@ -14,12 +15,13 @@ from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from vbaproject.client_databases import ENTITY_APPS, using_client_database
-from vbaproject.permissions import databases_for_user
+from vbaproject.accounts.permissions import databases_for_user
+from vbaproject.apps import is_entity_app
+from vbaproject.db.routing import using_client_database
 
 SESSION_KEY = "vba_database"
-# Admin URL prefixes that read entity tables: the entity apps, and the views serving them.
-_NEEDS_DATABASE = ENTITY_APPS | {"autocomplete", "r"}
+# Admin views that read entity tables besides the entity apps' own pages.
+_ENTITY_VIEWS = frozenset({"autocomplete", "r"})
 
 
 def admin_database(request, names=None):
@@ -35,7 +37,7 @@ def _admin_prefix():
 
 def _needs_database(request, prefix):
     first = request.path_info[len(prefix) :].split("/", 1)[0]
-    return first in _NEEDS_DATABASE
+    return first in _ENTITY_VIEWS or is_entity_app(first)
 
 
 class AdminClientDatabaseMiddleware:

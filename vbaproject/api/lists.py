@@ -28,11 +28,11 @@ import django_filters
 import orjson
 from django import forms
 from django.db.models import F
-from rest_framework import exceptions
 
-from vbaproject.entities import entity_spec
-from vbaproject.validation import INT_MAX, INT_MIN, Invalid
-from vbaproject.validation import _datetime as parse_datetime
+from vbaproject.api.exceptions import BadRequest
+from vbaproject.selectors import entity_records
+from vbaproject.spec.entities import FieldKind, entity_spec
+from vbaproject.spec.validation import INT_MAX, INT_MIN, Invalid, parse_datetime
 
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
@@ -42,7 +42,9 @@ FILTERED_NAME = re.compile(r"(_ID|_Key|_Type|_Status|_Category|_Code|_Reason|_So
 
 def is_filtered(field):
     """Whether a list can be filtered on ``field`` with an exact match (see the module doc)."""
-    return field.kind in ("integer", "string") and bool(field.is_key or FILTERED_NAME.search(field.name))
+    return field.kind in (FieldKind.INTEGER, FieldKind.STRING) and bool(
+        field.is_key or FILTERED_NAME.search(field.name)
+    )
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class ListParameter:
     """One query parameter of a list: its name, JSON-ish kind and meaning (for the OpenAPI document)."""
 
     name: str
-    kind: str  # integer, string or datetime
+    kind: FieldKind  # INTEGER, STRING or DATETIME
     description: str
     minimum: int | None = None
     maximum: int | None = None
@@ -92,17 +94,19 @@ def _filters(spec, path_fields):
             continue
         if is_filtered(field):
             description = f"Only records whose {field.name} is exactly this value."
-            if field.kind == "integer":
-                parameter = ListParameter(field.name, "integer", description, INT_MIN, INT_MAX)
+            if field.kind == FieldKind.INTEGER:
+                parameter = ListParameter(field.name, FieldKind.INTEGER, description, INT_MIN, INT_MAX)
                 filter_ = _IntegerFilter(field_name=field.name, min_value=INT_MIN, max_value=INT_MAX)
                 out.append((parameter, filter_))
             else:
-                parameter = ListParameter(field.name, "string", description, max_length=field.max_length)
+                parameter = ListParameter(
+                    field.name, FieldKind.STRING, description, max_length=field.max_length
+                )
                 out.append((parameter, django_filters.CharFilter(field_name=field.name, strip=False)))
-        elif field.kind == "datetime":
+        elif field.kind == FieldKind.DATETIME:
             for suffix, lookup, bound in (("_from", "gte", "on or after"), ("_to", "lte", "on or before")):
                 description = f"Only records whose {field.name} is {bound} this date-time (ISO 8601)."
-                parameter = ListParameter(field.name + suffix, "datetime", description)
+                parameter = ListParameter(field.name + suffix, FieldKind.DATETIME, description)
                 out.append((parameter, _DateTimeFilter(field_name=field.name, lookup_expr=lookup)))
     return out
 
@@ -121,10 +125,10 @@ def list_parameters(model, path_fields=()):
     """Every query parameter of ``model``'s lists, paging and sorting first."""
     spec = entity_spec(model)
     paging = [
-        ListParameter("page", "integer", "The page to answer, from 1.", 1, INT_MAX, default=1),
+        ListParameter("page", FieldKind.INTEGER, "The page to answer, from 1.", 1, INT_MAX, default=1),
         ListParameter(
             "pageSize",
-            "integer",
+            FieldKind.INTEGER,
             f"Records per page, at most {PAGE_SIZE_MAX}.",
             1,
             PAGE_SIZE_MAX,
@@ -132,21 +136,13 @@ def list_parameters(model, path_fields=()):
         ),
         ListParameter(
             "sortBy",
-            "string",
+            FieldKind.STRING,
             "Sort order: comma-separated field names, each optionally followed by :asc or :desc, "
             f"such as {spec.fields[1].name}:desc,{spec.key.name}:asc. Nulls sort first ascending. "
             f"Default: {spec.key.name} ascending.",
         ),
     ]
     return (*paging, *(parameter for parameter, _ in _filters(spec, path_fields)))
-
-
-class BadRequest(exceptions.APIException):
-    """A 400 whose detail is one readable string (a parameter, a body or a path value is wrong)."""
-
-    status_code = 400
-    default_detail = "The request is not valid."
-    default_code = "invalid"
 
 
 def _query(request, parameters):
@@ -218,7 +214,9 @@ def paginate(request, queryset, model, path_fields=()):
     queryset = filterset.qs
     total = queryset.count()
     offset = (page - 1) * size
-    rows = [] if offset >= total else records(spec, queryset.order_by(*ordering)[offset : offset + size])
+    rows = (
+        [] if offset >= total else entity_records(spec, queryset.order_by(*ordering)[offset : offset + size])
+    )
     pagination = {
         "TotalCount": total,
         "TotalPages": math.ceil(total / size),
@@ -230,10 +228,3 @@ def paginate(request, queryset, model, path_fields=()):
 
 def pagination_header(pagination):
     return {PAGINATION_HEADER: orjson.dumps(pagination).decode()}
-
-
-def records(spec, queryset):
-    """The API representation of every row of ``queryset``: JSON names, raw values."""
-    names = [f.name for f in spec.fields]
-    rows = queryset.values_list(*(f.attname for f in spec.fields))
-    return [dict(zip(names, row, strict=True)) for row in rows]

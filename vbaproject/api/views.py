@@ -1,0 +1,262 @@
+"""The VBAPI views: the client database from the header, and every operation on an entity.
+
+An entity app declares one viewset per entity in its ``api`` module, in DRF's vocabulary::
+
+    class GrievanceViewSet(EntityViewSet):
+        model = Grievance
+
+and its routes with ``vbaproject.api.routes``. Views read the request (``get_queryset``,
+``get_object``, the body), hand writes to the engine through ``perform_*`` hooks, and render
+the engine's outcomes; a single record follows exactly the rules of a batch item, so a 400
+says exactly what the batch item's ``body`` would (README, *Reading and fixing single records*):
+
+- ``POST`` creates: with the key left out (or 0, or an empty auth number) the server assigns
+  one; a key that exists already is a 409, decided by the insert itself (the engine's
+  ``create_only`` mode), so a concurrent writer cannot turn a POST into an update.
+- ``PUT .../{key}`` replaces the record (404 when there is none); the body's key may be left
+  out, 0 or the path's key, anything else is a 400.
+- ``DELETE .../{key}`` deletes it (200, ``data`` null); a record others still refer to is a 409.
+- ``PUT ...-batch`` upserts an array, ``DELETE ...-batch`` deletes one: 207, one result per item.
+
+A viewset's ``path_fields`` are entity fields bound by its route
+(``care-plans/{carePlan_Key}/cases``): its queryset sees only the records with that value, and
+every write takes it from the path.
+"""
+
+from django.conf import settings
+from django.db import router, transaction
+from rest_framework import exceptions, status, viewsets
+
+from vbaproject.accounts.permissions import caller_databases
+from vbaproject.api.content import ContentNegotiation, JsonParser, JsonRenderer
+from vbaproject.api.envelope import envelope_response, multi_code_response
+from vbaproject.api.exceptions import (
+    DATABASE_HEADER,
+    BadRequest,
+    Conflict,
+    DatabaseForbidden,
+    DatabaseHeaderMissing,
+    PayloadTooLarge,
+)
+from vbaproject.api.lists import paginate, pagination_header
+from vbaproject.db.routing import is_client_database, release_client_database, select_client_database
+from vbaproject.engine.delete import Protected, delete_batch, delete_record
+from vbaproject.engine.outcomes import Outcome
+from vbaproject.engine.upsert import upsert_batch
+from vbaproject.selectors import entity_records
+from vbaproject.spec.entities import entity_spec
+from vbaproject.spec.validation import Invalid, asks_for_a_key, converter, key_reader, names_for
+
+
+def may_use_database(request, name):
+    """Whether this caller may work on the client database ``name``: it must be configured and
+    allowed for both the request's API key and its user (``vbaproject.accounts.permissions``)."""
+    return is_client_database(name) and name in caller_databases(request)
+
+
+def audit_username(request):
+    user = getattr(request, "user", None)
+    return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+
+
+class VbaViewSet(viewsets.ViewSet):
+    """Selects the client database named in the header for the whole of the request."""
+
+    parser_classes = [JsonParser]
+    renderer_classes = [JsonRenderer]
+    content_negotiation_class = ContentNegotiation
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        name = request.headers.get(DATABASE_HEADER, "").strip()
+        if not name:
+            raise DatabaseHeaderMissing()
+        if not may_use_database(request, name):
+            raise DatabaseForbidden()
+        self.database = name
+        self._database_token = select_client_database(name)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        token = getattr(self, "_database_token", None)
+        if token is not None:
+            release_client_database(token)
+            self._database_token = None
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class EntityViewSet(VbaViewSet):
+    """Every VBAPI operation on one entity; a route maps the HTTP methods it offers to these actions."""
+
+    model = None
+    path_fields = ()  # entity fields bound by the route, such as ("carePlan_Key",)
+
+    @property
+    def spec(self):
+        return entity_spec(self.model)
+
+    @property
+    def noun(self):
+        return self.model._meta.verbose_name
+
+    # Reading the request ---------------------------------------------------------------------
+
+    def get_path_values(self):
+        """The entity fields bound by the path, checked by the field's own rules (400 otherwise)."""
+        values = {}
+        for name in self.path_fields:
+            field = self.spec.by_lower_name[name.lower()]
+            value = self.kwargs[name]
+            try:
+                converter(field)(value)
+            except Invalid as exc:
+                raise BadRequest(f"{name}: {exc}") from None
+            values[field.attname] = value
+        return values
+
+    def get_queryset(self):
+        """The records this route can see: all of them, or those the path binds."""
+        return self.model._default_manager.filter(**self.get_path_values())
+
+    def get_key(self):
+        """The record key named by the path; a value no record can have is a plain 404."""
+        key = self.kwargs[self.spec.key.name]
+        try:
+            if key_reader(self.spec.key)(key) is not None:
+                return key
+        except Invalid:
+            pass
+        raise self.not_found(key)
+
+    def get_object(self, key=None):
+        """The record the path names, as the API represents it (JSON names, raw values); 404."""
+        key = self.get_key() if key is None else key
+        rows = entity_records(self.spec, self.get_queryset().filter(pk=key))
+        if not rows:
+            raise self.not_found(key)
+        return rows[0]
+
+    def not_found(self, key):
+        return exceptions.NotFound(f"There is no {self.noun} {key} in this database.")
+
+    def get_item(self):
+        """The body as one entity: a JSON object, with the path's fields set from the path."""
+        item = self.request.data
+        if not isinstance(item, dict):
+            raise exceptions.ParseError(f"The body must be a JSON object: one {self.noun}.")
+        return self.with_path_values(item)
+
+    def get_items(self):
+        """The body as a batch: a JSON array within the limits (400, 413), path fields set from the path."""
+        if self.path_fields:
+            self.get_path_values()
+        items = self.request.data
+        if not isinstance(items, list):
+            raise exceptions.ParseError(f"The body must be a JSON array of {self.noun} objects.")
+        if len(items) > settings.VBA_BATCH_MAX_ITEMS:
+            raise PayloadTooLarge(
+                f"The batch has {len(items)} items; at most {settings.VBA_BATCH_MAX_ITEMS} are accepted "
+                f"(VBA_BATCH_MAX_ITEMS)."
+            )
+        if self.path_fields:
+            # Items that are not objects stay as they are, for the engine's own 400.
+            return [self.with_path_values(i) if isinstance(i, dict) else i for i in items]
+        return items
+
+    def with_path_values(self, item):
+        """A copy of ``item`` with the fields bound by the path set from it (whatever the item said)."""
+        item = dict(item)
+        for name in self.path_fields:
+            for raw in names_for(item, name):
+                del item[raw]
+            item[name] = self.kwargs[name]
+        return item
+
+    # Writes: the engine's ----------------------------------------------------------------------
+
+    def perform_upsert(self, items, create_only=False):
+        """Apply ``items`` through the batch engine; its ``ItemOutcome`` per item.
+
+        The engine frees each parsed item as it validates it (``release_items``).
+        """
+        return upsert_batch(
+            self.model, items, user=audit_username(self.request), release_items=True, create_only=create_only
+        )
+
+    def perform_destroy(self, key):
+        """Delete the record with ``key``; whether there was one (409 when others refer to it)."""
+        try:
+            return delete_record(self.get_queryset(), key)
+        except Protected as exc:
+            raise Conflict(str(exc)) from None
+
+    def perform_batch_destroy(self, items):
+        try:
+            return delete_batch(self.get_queryset(), items)
+        except Protected as exc:
+            raise Conflict(str(exc)) from None
+
+    def write_one(self, item, created_status, create_only=False):
+        """Apply one item through the engine and answer its outcome as a single record."""
+        (outcome,) = self.perform_upsert([item], create_only=create_only)
+        if outcome.kind is Outcome.INVALID:
+            raise BadRequest(outcome.body)
+        if outcome.kind is Outcome.TAKEN:
+            raise Conflict(
+                f"There is a {self.noun} {outcome.key} already: PUT it to change it, or "
+                f"leave {self.spec.key.name} out to have a new key assigned."
+            )
+        if outcome.kind is Outcome.FAILED:
+            raise exceptions.APIException(outcome.body)  # 500, in the envelope like any error
+        return envelope_response(self.get_object(outcome.key), status=created_status)
+
+    def multi_code_response(self, outcomes):
+        return envelope_response(multi_code_response(outcomes, self.spec.key.name), status=207)
+
+    # Actions -----------------------------------------------------------------------------------
+
+    def list(self, request, *args, **kwargs):
+        rows, pagination = paginate(request, self.get_queryset(), self.model, tuple(self.path_fields))
+        return envelope_response(rows, headers=pagination_header(pagination))
+
+    def retrieve(self, request, *args, **kwargs):
+        return envelope_response(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        self.get_path_values()
+        return self.write_one(self.get_item(), status.HTTP_201_CREATED, create_only=True)
+
+    def update(self, request, *args, **kwargs):
+        key = self.get_key()
+        # The check and the write in one transaction, the row locked: a record deleted meanwhile
+        # is a 404, never silently created again.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            if not self.get_queryset().select_for_update().filter(pk=key).exists():
+                raise self.not_found(key)
+            return self.write_one(self.get_replacement(key), status.HTTP_200_OK)
+
+    def get_replacement(self, key):
+        """The body as the record ``key`` is to be: its key may be left out, 0 or the path's."""
+        item = self.get_item()
+        key_name = self.spec.key.name
+        for raw in names_for(item, key_name):
+            value = item.pop(raw)
+            same = value == key and type(value) is type(key)
+            if not same and not asks_for_a_key(self.spec.key, value):
+                raise BadRequest(
+                    f"{key_name}: the body names {value!r} but the path names {key!r}; "
+                    "a record's key cannot be changed"
+                )
+        item[key_name] = key
+        return item
+
+    def destroy(self, request, *args, **kwargs):
+        key = self.get_key()
+        if not self.perform_destroy(key):
+            raise self.not_found(key)
+        return envelope_response(None)
+
+    def put_batch(self, request, *args, **kwargs):
+        return self.multi_code_response(self.perform_upsert(self.get_items()))
+
+    def delete_batch(self, request, *args, **kwargs):
+        return self.multi_code_response(self.perform_batch_destroy(self.get_items()))
