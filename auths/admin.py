@@ -18,21 +18,10 @@ class AuthAdmin(EntityAdmin):
         "approved_From",
         "approved_Thru",
     ]
-    list_filter = [
-        "status",
-        "auth_Type",
-        "service_Type",
-        "treatment_Type",
-        "auth_Code",
-        "urgent",
-        "received_Date",
-        "approved_From",
-        "approved_Thru",
-    ]
+    list_filter = ["status", "auth_Type", "service_Type", "treatment_Type", "auth_Code", "urgent"]
     search_fields = ["^auth_Number", "^subscriber_ID", "^provider_ID", "^case_Number", "^prior_Auth"]
     search_help_text = "Auth number, subscriber, provider, case number or prior auth."
     date_hierarchy = "received_Date"
-    ordering = ["-received_Date", "-auth_Number"]
     sections = [
         (
             "Authorization",

@@ -39,20 +39,10 @@ class CareCaseAdmin(EntityAdmin):
         "case_End_Date",
         "appointment_Date",
     ]
-    list_filter = [
-        "case_Status",
-        "case_Reason",
-        "case_Assign_Type",
-        "case_Close_Reason",
-        "do_Not_Contact",
-        "case_Start_Date",
-        "case_End_Date",
-        "appointment_Date",
-    ]
+    date_hierarchy = "case_Start_Date"
+    list_filter = ["case_Status", "case_Reason", "case_Assign_Type", "case_Close_Reason", "do_Not_Contact"]
     search_fields = ["=case_Key", "^case_ID", "^subscriber_ID", "^provider_ID", "^group_ID"]
     search_help_text = "Case key, case ID, subscriber, provider or group."
-    date_hierarchy = "case_Start_Date"
-    ordering = ["-case_Start_Date", "-case_Key"]
     sections = [
         (
             "Case",
@@ -98,7 +88,6 @@ class CareCaseClinicalTrialAdmin(EntityAdmin):
         ("careCaseClinicalTrialStudyPhase_ID", values_filter("study phase")),
         ("careCaseClinicalTrialArm_ID", values_filter("arm")),
         ("careCaseClinicalTrialReason_ID", values_filter("reason")),
-        "update_Date",
     ]
     search_fields = [
         "=careCaseClinicalTrial_Key",

@@ -17,7 +17,7 @@ class ClaimPromptPayAdmin(EntityAdmin):
         "prompt_Pay_Duration_Type",
         "update_Date",
     ]
-    list_filter = ["prompt_Pay_Duration_Type", "update_Date"]
+    list_filter = ["prompt_Pay_Duration_Type"]
     search_fields = ["=claimPromptPay_Key", "^group_ID", "^division_ID", "^plan_ID", "^tax_ID"]
     search_help_text = "Prompt-pay key, group, division, plan or tax ID."
     ordering = ["group_ID", "division_ID", "plan_ID", "tax_ID"]

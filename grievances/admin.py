@@ -44,8 +44,6 @@ class GrievanceAdmin(EntityAdmin):
         "issue_Type",
         "grievance_Source",
         "resolution_Type",
-        "grievance_Received",
-        "grievance_Resolved",
     ]
     search_fields = [
         "=grievance_Key",

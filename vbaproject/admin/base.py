@@ -303,6 +303,20 @@ class EntityAdmin(EntityFormMixin, admin.ModelAdmin):
             columns.append(name)
         return columns
 
+    def get_ordering(self, request):
+        """The declared ordering; else newest first by the drill-down date, then by key."""
+        if self.ordering or not self.date_hierarchy:
+            return super().get_ordering(request)
+        return [f"-{self.date_hierarchy}", f"-{entity_spec(self.model).key.name}"]
+
+    def get_list_filter(self, request):
+        """The declared filters, then one per date column of the list (in the list's order)."""
+        declared = list(super().get_list_filter(request))
+        dates = [
+            name for name in self.list_display if _is_datetime(self.model, name) and name not in declared
+        ]
+        return [*declared, *dates]
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         key = entity_spec(self.model).key

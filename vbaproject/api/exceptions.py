@@ -24,15 +24,17 @@ DATABASE_HEADER = "vbasoftware-database"
 
 
 class PayloadTooLarge(exceptions.APIException):
+    """More items or bytes than the configured limits (``VBA_BATCH_MAX_ITEMS``, ``VBA_BATCH_MAX_BYTES``)."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request is larger than this service accepts."
-    default_code = "payload_too_large"
 
 
 class ServiceUnavailable(exceptions.APIException):
+    """The client database cannot be reached; answered with ``Retry-After``."""
+
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The client database cannot be reached right now; try again shortly."
-    default_code = "database_unavailable"
 
 
 class BadRequest(exceptions.APIException):
@@ -40,24 +42,22 @@ class BadRequest(exceptions.APIException):
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "The request is not valid."
-    default_code = "invalid"
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the stored records."
-    default_code = "conflict"
-
-
-class DatabaseHeaderMissing(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
+class DatabaseHeaderMissing(BadRequest):
     default_detail = f"The {DATABASE_HEADER} header is required: it names the client database to work on."
-    default_code = "database_header_missing"
 
 
 class DatabaseForbidden(exceptions.PermissionDenied):
     # One answer for "not configured" and "not yours", so a caller cannot probe for names.
     default_detail = f"The database named in {DATABASE_HEADER} is not available to this caller."
+
+
+class Conflict(exceptions.APIException):
+    """The request conflicts with the stored records: a key taken, a record still referred to."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the stored records."
 
 
 def _detail_text(detail):

@@ -382,31 +382,32 @@ class VbaAutoSchema(AutoSchema):
             parameters += [self._query_parameter(p) for p in list_parameters(model, path_fields)]
             pagination = {PAGINATION_HEADER: {"$ref": "#/components/headers/Pagination"}}
             success = {"200": _ok(f"{name}ListVBAResponse", "One page of records.", pagination)}
-        elif action == "create":
-            operation_id, summary = f"Create{name}{suffix}", f"Create a {noun}"
-            description = (
-                f"Creates one {noun} with the rules of a batch item. Leave {key} out"
-                f"{' (or send 0)' if spec.integer_key else ' (or send null or an empty string)'} to have "
-                f"a new key assigned; a key that exists already is a 409." + binds
-            )
-            request_body = _body(ref(name), f"The new {noun}.")
-            success = {"201": _ok(f"{name}VBAResponse", f"Created: the {noun} as stored.")}
-            problems |= {409, 413, 415}
+        elif action in ("create", "update"):
+            creating = action == "create"
+            if creating:
+                operation_id, summary = f"Create{name}{suffix}", f"Create a {noun}"
+                description = (
+                    f"Creates one {noun} with the rules of a batch item. Leave {key} out"
+                    f"{' (or send 0)' if spec.integer_key else ' (or send null or an empty string)'} to have "
+                    f"a new key assigned; a key that exists already is a 409."
+                )
+            else:
+                operation_id, summary = f"Update{name}{suffix}", f"Update a {noun}"
+                description = (
+                    f"Replaces the {noun} with this {key}, with the rules of a batch item: a nullable field "
+                    f"left out becomes null; entry_Date and entry_User keep their values. The body's {key} "
+                    "may be left out or name the path's key; a record's key cannot be changed."
+                )
+            description += binds
+            request_body = _body(ref(name), f"The new {noun}." if creating else f"The {noun} as it is to be.")
+            stored = f"{'Created' if creating else 'Updated'}: the {noun} as stored."
+            success = {"201" if creating else "200": _ok(f"{name}VBAResponse", stored)}
+            problems |= {409 if creating else 404, 413, 415}
         elif action == "retrieve":
             operation_id, summary = f"Get{name}{suffix}", f"Get a {noun}"
             description = f"The {noun} with this {key}."
             success = {"200": _ok(f"{name}VBAResponse", f"The {noun}.")}
             problems.add(404)
-        elif action == "update":
-            operation_id, summary = f"Update{name}{suffix}", f"Update a {noun}"
-            description = (
-                f"Replaces the {noun} with this {key}, with the rules of a batch item: a nullable field "
-                f"left out becomes null; entry_Date and entry_User keep their values. The body's {key} may "
-                "be left out or name the path's key; a record's key cannot be changed." + binds
-            )
-            request_body = _body(ref(name), f"The {noun} as it is to be.")
-            success = {"200": _ok(f"{name}VBAResponse", f"Updated: the {noun} as stored.")}
-            problems |= {404, 413, 415}
         elif action == "destroy":
             operation_id, summary = f"Delete{name}{suffix}", f"Delete a {noun}"
             description = f"Deletes the {noun} with this {key}; data is null."
