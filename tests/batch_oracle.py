@@ -1,4 +1,5 @@
-"""A plain one-at-a-time model of the batch routes' rules (README, *For API consumers*), for the property tests to check against.
+"""A plain one-at-a-time model of the batch routes' rules (README, *For API consumers*), for the
+property tests to check against.
 
 It knows only the few rules the generated items can break, and applies items strictly in
 order to a dict of rows: the obviously-correct reference the set-based engine must agree with.

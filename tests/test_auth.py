@@ -18,8 +18,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from grievances.models import Grievance
-from vbaproject.accounts.tokens import signing_key
 from vbaproject.accounts.services import user_set_databases
+from vbaproject.accounts.tokens import signing_key
 from vbaproject.db.routing import using_client_database
 from vbaproject.models import ApiKey
 from vbaproject.spec.sample_data import sample_item

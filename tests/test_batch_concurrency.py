@@ -1,4 +1,7 @@
-"""Concurrent batches with overlapping keys, against a live server on PostgreSQL (README, *For API consumers*)."""
+"""Concurrent batches with overlapping keys, against a live server on PostgreSQL.
+
+As the README's *For API consumers* states: no 5xx, no duplicate row.
+"""
 
 import random
 import urllib.error

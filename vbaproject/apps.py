@@ -4,6 +4,9 @@ An entity app is a Django app whose ``AppConfig`` is an ``EntityAppConfig``: its
 entities, served by the API and the admin, stored in every client database. The apps are
 listed once, in ``settings.INSTALLED_APPS``; the router, the API's URLs, the OpenAPI document,
 the demo data, the benchmark and the tests all ask this registry rather than naming them again.
+
+A ``ClientDatabaseAppConfig`` that is not an entity app (the history of changes) also lives in
+every client database, beside the entities it describes, but is not served as an entity.
 """
 
 import functools
@@ -18,7 +21,11 @@ class VbaProjectConfig(AppConfig):
     verbose_name = "VBA project"
 
 
-class EntityAppConfig(AppConfig):
+class ClientDatabaseAppConfig(AppConfig):
+    """An app whose tables live in every client database, never in the control database."""
+
+
+class EntityAppConfig(ClientDatabaseAppConfig):
     """The base of every entity app's config. Its ``api`` module declares its routes.
 
     An entity app imports this module rather than the class, so that its ``apps`` module holds
@@ -35,6 +42,19 @@ def entity_app_labels():
 
 def is_entity_app(label):
     return label in entity_app_labels()
+
+
+@functools.cache
+def client_app_labels():
+    """The labels of the apps whose tables live in the client databases: entities and their history."""
+    apps.check_apps_ready()
+    return frozenset(
+        config.label for config in apps.get_app_configs() if isinstance(config, ClientDatabaseAppConfig)
+    )
+
+
+def is_client_app(label):
+    return label in client_app_labels()
 
 
 def entity_apps():

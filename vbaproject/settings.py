@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "vbaproject",
+    "vbaproject.history",
     # The entity apps (their AppConfig is a vbaproject.apps.EntityAppConfig): listed here only.
     "carecases",
     "grievances",

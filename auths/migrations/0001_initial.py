@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ("history", "0001_initial"),
     ]
 
     operations = [
@@ -119,4 +120,5 @@ class Migration(migrations.Migration):
             },
         ),
         vbaproject.db.operations.CreateKeySequence("Auth"),
+        vbaproject.db.operations.RecordHistory("Auth"),
     ]

@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ("history", "0001_initial"),
     ]
 
     operations = [
@@ -79,4 +80,6 @@ class Migration(migrations.Migration):
         ),
         vbaproject.db.operations.KeepSequenceAheadOfKeys("CareCase"),
         vbaproject.db.operations.KeepSequenceAheadOfKeys("CareCaseClinicalTrial"),
+        vbaproject.db.operations.RecordHistory("CareCase"),
+        vbaproject.db.operations.RecordHistory("CareCaseClinicalTrial"),
     ]

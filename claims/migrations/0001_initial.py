@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ("history", "0001_initial"),
     ]
 
     operations = [
@@ -35,4 +36,5 @@ class Migration(migrations.Migration):
             },
         ),
         vbaproject.db.operations.KeepSequenceAheadOfKeys("ClaimPromptPay"),
+        vbaproject.db.operations.RecordHistory("ClaimPromptPay"),
     ]

@@ -10,6 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ("history", "0001_initial"),
     ]
 
     operations = [
@@ -50,4 +51,5 @@ class Migration(migrations.Migration):
             },
         ),
         vbaproject.db.operations.KeepSequenceAheadOfKeys("Grievance"),
+        vbaproject.db.operations.RecordHistory("Grievance"),
     ]

@@ -18,6 +18,8 @@ from django.views.decorators.http import require_POST
 from vbaproject.accounts.permissions import databases_for_user
 from vbaproject.apps import is_entity_app
 from vbaproject.db.routing import using_client_database
+from vbaproject.history.context import writing_as
+from vbaproject.history.models import Via
 
 SESSION_KEY = "vba_database"
 # Admin views that read entity tables besides the entity apps' own pages.
@@ -61,7 +63,7 @@ class AdminClientDatabaseMiddleware:
             if _needs_database(request, prefix):
                 return no_database_response(request)
             return self.get_response(request)
-        with using_client_database(name):
+        with using_client_database(name), writing_as(user.get_username(), Via.ADMIN):
             return self.get_response(request)
 
 

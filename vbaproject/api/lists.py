@@ -120,20 +120,25 @@ def filterset_for(model, path_fields=()):
     return type(f"{model.__name__}FilterSet", (django_filters.FilterSet,), {**declared, "Meta": meta})
 
 
+PAGING_PARAMETERS = (
+    ListParameter("page", FieldKind.INTEGER, "The page to answer, from 1.", 1, INT_MAX, default=1),
+    ListParameter(
+        "pageSize",
+        FieldKind.INTEGER,
+        f"Records per page, at most {PAGE_SIZE_MAX}.",
+        1,
+        PAGE_SIZE_MAX,
+        default=PAGE_SIZE_DEFAULT,
+    ),
+)
+
+
 @functools.cache
 def list_parameters(model, path_fields=()):
     """Every query parameter of ``model``'s lists, paging and sorting first."""
     spec = entity_spec(model)
     paging = [
-        ListParameter("page", FieldKind.INTEGER, "The page to answer, from 1.", 1, INT_MAX, default=1),
-        ListParameter(
-            "pageSize",
-            FieldKind.INTEGER,
-            f"Records per page, at most {PAGE_SIZE_MAX}.",
-            1,
-            PAGE_SIZE_MAX,
-            default=PAGE_SIZE_DEFAULT,
-        ),
+        *PAGING_PARAMETERS,
         ListParameter(
             "sortBy",
             FieldKind.STRING,
@@ -205,18 +210,33 @@ def paginate(request, queryset, model, path_fields=()):
     """Filter, sort and cut ``queryset`` as the request asks: (rows as records, x-pagination dict)."""
     spec = entity_spec(model)
     query = _query(request, list_parameters(model, path_fields))
-    page = _whole_number("page", query.pop("page", None), 1, INT_MAX, 1)
-    size = _whole_number("pageSize", query.pop("pageSize", None), 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT)
+    page, size = _page_and_size(query)
     ordering = _ordering(spec, query.pop("sortBy", None))
     filterset = filterset_for(model, path_fields)(data=query, queryset=queryset)
     if not filterset.is_valid():
         raise BadRequest(_error_text(filterset.errors))
-    queryset = filterset.qs
+    rows, pagination = _cut(filterset.qs.order_by(*ordering), page, size)
+    return entity_records(spec, rows), pagination
+
+
+def paginate_ordered(request, queryset):
+    """One page of an already ordered ``queryset`` (only ``page`` and ``pageSize`` are taken):
+    (the page's objects, x-pagination dict)."""
+    page, size = _page_and_size(_query(request, PAGING_PARAMETERS))
+    rows, pagination = _cut(queryset, page, size)
+    return list(rows), pagination
+
+
+def _page_and_size(query):
+    page = _whole_number("page", query.pop("page", None), 1, INT_MAX, 1)
+    size = _whole_number("pageSize", query.pop("pageSize", None), 1, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT)
+    return page, size
+
+
+def _cut(queryset, page, size):
     total = queryset.count()
     offset = (page - 1) * size
-    rows = (
-        [] if offset >= total else entity_records(spec, queryset.order_by(*ordering)[offset : offset + size])
-    )
+    rows = queryset.none() if offset >= total else queryset[offset : offset + size]
     pagination = {
         "TotalCount": total,
         "TotalPages": math.ceil(total / size),

@@ -43,7 +43,8 @@ def _django_route(route, viewset):
 
 
 def resource_routes(route, viewset, *, batch_put=False):
-    """The collection route (GET list, POST create) and the record route (GET, PUT, DELETE).
+    """The collection route (GET list, POST create), the record route (GET, PUT, DELETE) and the
+    record's history (GET).
 
     ``batch_put`` also puts the batch upsert on the collection route (VBAPI's ``PUT /auths``).
     """
@@ -60,6 +61,11 @@ def resource_routes(route, viewset, *, batch_put=False):
             _django_route(f"{route}/{{{key}}}", viewset),
             viewset.as_view({"get": "retrieve", "put": "update", "delete": "destroy"}),
             name=f"{name}-detail",
+        ),
+        path(
+            _django_route(f"{route}/{{{key}}}/history", viewset),
+            viewset.as_view({"get": "history"}),
+            name=f"{name}-history",
         ),
     ]
 

@@ -21,7 +21,7 @@ from drf_spectacular.openapi import AutoSchema
 from vbaproject.accounts.authentication import API_KEY_HEADER
 from vbaproject.api.activity import ACTIVITY_HEADER
 from vbaproject.api.exceptions import DATABASE_HEADER
-from vbaproject.api.lists import PAGINATION_HEADER, list_parameters
+from vbaproject.api.lists import PAGINATION_HEADER, PAGING_PARAMETERS, list_parameters
 from vbaproject.apps import entity_models
 from vbaproject.spec.entities import FieldKind, entity_spec
 
@@ -220,6 +220,57 @@ def shared_schemas():
         "UserAuthenticationResponseVBAResponse": envelope_schema(
             nullable_ref("UserAuthenticationResponse"), "The answer of POST /user-authentication."
         ),
+        **history_schemas(),
+    }
+
+
+def history_schemas():
+    """A record's history (not part of VBAPI): ``Change``, ``FieldChange`` and their envelope."""
+    any_value = {"nullable": True, "description": "The value, as the record's field is written in JSON."}
+    return {
+        "FieldChange": {
+            "type": "object",
+            "properties": {
+                "field": {"type": "string", "description": "The field's name."},
+                "old": {**any_value, "description": "Its value before the change (null for a create)."},
+                "new": {**any_value, "description": "Its value after the change (null for a delete)."},
+            },
+        },
+        "Change": {
+            "type": "object",
+            "description": "One change of a record: who made it, when, through what, from what to what.",
+            "properties": {
+                "history_Key": {"type": "integer", "format": "int64", "description": "The change's number."},
+                "changed_At": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When it was written.",
+                },
+                "action": {"type": "string", "enum": ["create", "update", "delete"]},
+                "database": {"type": "string", "description": "The client database."},
+                "entity": {"type": "string", "description": "The entity, such as Grievance."},
+                "key": {"nullable": True, "description": "The record's key."},
+                "user": _nullable_string("Who made it (null: unknown, a write from outside the service)."),
+                "api_Key_Name": _nullable_string("The name of the API key it came through, for the API."),
+                "activity_ID": _nullable_string("The activityID of the request that made it."),
+                "via": {
+                    **_nullable_string("Through what: api, admin or command."),
+                    "enum": ["api", "admin", "command", None],
+                },
+                "changes": {
+                    "type": "array",
+                    "items": ref("FieldChange"),
+                    "description": (
+                        "The fields an update changed, or every field a create set or a delete removed; "
+                        "the audit fields are not repeated."
+                    ),
+                },
+            },
+        },
+        "ChangeListVBAResponse": envelope_schema(
+            {"type": "array", "items": ref("Change"), "nullable": True},
+            f"One page of a record's changes, newest first; the {PAGINATION_HEADER} header tells where.",
+        ),
     }
 
 
@@ -330,7 +381,16 @@ class VbaAutoSchema(AutoSchema):
         self.registry, self.path, self.method = registry, path, method.upper()
         return self._entity_operation(model, action, path)
 
-    _ENTITY_ACTIONS = ("list", "create", "retrieve", "update", "destroy", "put_batch", "delete_batch")
+    _ENTITY_ACTIONS = (
+        "list",
+        "create",
+        "retrieve",
+        "update",
+        "destroy",
+        "put_batch",
+        "delete_batch",
+        "history",
+    )
 
     def _responses(self, success, problems):
         responses = dict(success)
@@ -403,6 +463,18 @@ class VbaAutoSchema(AutoSchema):
             stored = f"{'Created' if creating else 'Updated'}: the {noun} as stored."
             success = {"201" if creating else "200": _ok(f"{name}VBAResponse", stored)}
             problems |= {409 if creating else 404, 413, 415}
+        elif action == "history":
+            operation_id, summary = f"List{name}History{suffix}", f"Read a {noun}'s history"
+            description = (
+                f"Every change of the {noun} with this {key}, newest first: who made it, when, through "
+                "which application and API key, and each field's old and new value. An extension of this "
+                "service, beside VBAPI's routes; paged as the lists are. A deleted record's history stays "
+                "readable."
+            )
+            parameters += [self._query_parameter(p) for p in PAGING_PARAMETERS]
+            pagination = {PAGINATION_HEADER: {"$ref": "#/components/headers/Pagination"}}
+            success = {"200": _ok("ChangeListVBAResponse", "One page of changes.", pagination)}
+            problems.add(404)
         elif action == "retrieve":
             operation_id, summary = f"Get{name}{suffix}", f"Get a {noun}"
             description = f"The {noun} with this {key}."

@@ -17,6 +17,7 @@ says exactly what the batch item's ``body`` would (README, *Reading and fixing s
   out, 0 or the path's key, anything else is a 400.
 - ``DELETE .../{key}`` deletes it (200, ``data`` null); a record others still refer to is a 409.
 - ``PUT ...-batch`` upserts an array, ``DELETE ...-batch`` deletes one: 207, one result per item.
+- ``GET .../{key}/history`` reads the record's history (``vbaproject.history``), paged as lists.
 
 A viewset's ``path_fields`` are entity fields bound by its route
 (``care-plans/{carePlan_Key}/cases``): its queryset sees only the records with that value, and
@@ -38,11 +39,14 @@ from vbaproject.api.exceptions import (
     DatabaseHeaderMissing,
     PayloadTooLarge,
 )
-from vbaproject.api.lists import paginate, pagination_header
+from vbaproject.api.lists import paginate, paginate_ordered, pagination_header
 from vbaproject.db.routing import is_client_database, release_client_database, select_client_database
 from vbaproject.engine.delete import Protected, delete_batch, delete_record
 from vbaproject.engine.outcomes import Outcome
 from vbaproject.engine.upsert import upsert_batch
+from vbaproject.history.context import reset_write_context, set_write_context
+from vbaproject.history.models import Via
+from vbaproject.history.selectors import change_as_api, record_history
 from vbaproject.selectors import entity_records
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.validation import Invalid, asks_for_a_key, converter, key_reader, names_for
@@ -75,11 +79,14 @@ class VbaViewSet(viewsets.ViewSet):
             raise DatabaseForbidden()
         self.database = name
         self._database_token = select_client_database(name)
+        # Who writes, for the history: the user, through the API, with this API key.
+        self._context_token = set_write_context(audit_username(request), Via.API, api_key=request.auth.name)
 
     def finalize_response(self, request, response, *args, **kwargs):
         token = getattr(self, "_database_token", None)
         if token is not None:
             release_client_database(token)
+            reset_write_context(self._context_token)
             self._database_token = None
         return super().finalize_response(request, response, *args, **kwargs)
 
@@ -254,6 +261,17 @@ class EntityViewSet(VbaViewSet):
         if not self.perform_destroy(key):
             raise self.not_found(key)
         return envelope_response(None)
+
+    def history(self, request, *args, **kwargs):
+        """The record's changes, newest first: who, when, how, from what to what (paged as lists)."""
+        key = self.get_key()
+        changes = record_history(self.model, key)
+        if not self.get_queryset().filter(pk=key).exists() and (self.path_fields or not changes.exists()):
+            raise self.not_found(key)  # a deleted record's trail stays readable where no path binds it
+        page, pagination = paginate_ordered(request, changes)
+        return envelope_response(
+            [change_as_api(c, self.spec) for c in page], headers=pagination_header(pagination)
+        )
 
     def put_batch(self, request, *args, **kwargs):
         return self.multi_code_response(self.perform_upsert(self.get_items()))

@@ -13,7 +13,7 @@ import contextvars
 
 from django.conf import settings
 
-from vbaproject.apps import is_entity_app
+from vbaproject.apps import is_client_app
 from vbaproject.db.config import CONTROL_DATABASE
 
 _selected = contextvars.ContextVar("vba_client_database", default=None)
@@ -68,10 +68,11 @@ def using_client_database(name):
 
 
 class ClientDatabaseRouter:
-    """Entity apps go to the selected client database; everything else to the control one."""
+    """Client-database apps (the entities, their history) go to the selected client database;
+    everything else to the control one."""
 
     def _route(self, model):
-        if is_entity_app(model._meta.app_label):
+        if is_client_app(model._meta.app_label):
             return selected_client_database()
         return CONTROL_DATABASE
 
@@ -85,6 +86,6 @@ class ClientDatabaseRouter:
         return obj1._state.db == obj2._state.db
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
-        if is_entity_app(app_label):
+        if is_client_app(app_label):
             return db != CONTROL_DATABASE
         return db == CONTROL_DATABASE

@@ -7,11 +7,12 @@ transaction; a record that others still refer to (a care case with clinical tria
 whole batch with ``Protected`` and deletes nothing.
 """
 
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, router
 from django.db.models import ProtectedError
 
 from vbaproject.engine.outcomes import ItemOutcome, Outcome
 from vbaproject.engine.upsert import LOOKUP_CHUNK
+from vbaproject.history.context import recorded_transaction
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.validation import existing_key
 
@@ -34,7 +35,7 @@ def _protected_message(model, key, exc):
 
 def delete_records(queryset):
     """Delete every record of ``queryset``, in one transaction; how many were deleted."""
-    with transaction.atomic(using=router.db_for_write(queryset.model)):
+    with recorded_transaction(router.db_for_write(queryset.model)):
         deleted, _ = queryset.delete()
     return deleted
 
@@ -65,7 +66,7 @@ def delete_batch(queryset, items):
             wanted.setdefault(key, []).append(index)
     keys = list(wanted)
     found = set()
-    with transaction.atomic(using=router.db_for_write(model)):
+    with recorded_transaction(router.db_for_write(model)):
         for start in range(0, len(keys), LOOKUP_CHUNK):
             found.update(
                 queryset.filter(pk__in=keys[start : start + LOOKUP_CHUNK]).values_list("pk", flat=True)

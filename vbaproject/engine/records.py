@@ -6,10 +6,11 @@ after, ``update_*`` on every save, and a new record without a key given one by t
 allocator and retry loop as the batch engine (``vbaproject.engine.keys``).
 """
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connections, router
 from django.utils import timezone
 
 from vbaproject.engine.keys import insert_under_fresh_keys
+from vbaproject.history.context import recorded_transaction
 from vbaproject.spec.entities import entity_spec
 
 
@@ -28,17 +29,18 @@ def save_record(obj, user, adding, now=None):
     the top of the 32-bit range.
     """
     stamp_audit(obj, user, adding, now)
-    if not (adding and not obj.pk):
-        obj.save(force_insert=adding)
-        return
     model = type(obj)
     alias = router.db_for_write(model)
+    if not (adding and not obj.pk):
+        with recorded_transaction(alias):
+            obj.save(force_insert=adding)
+        return
 
     def insert(pairs):
         ((key, _),) = pairs
         obj.pk = key
         try:
-            with transaction.atomic(using=alias):
+            with recorded_transaction(alias):
                 obj.save(force_insert=True)
         except IntegrityError:
             if model._base_manager.filter(pk=key).exists():

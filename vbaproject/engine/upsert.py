@@ -29,13 +29,13 @@ from django.db import (
     OperationalError,
     connections,
     router,
-    transaction,
 )
 from django.utils import timezone
 
 from vbaproject.api.activity import current_activity_id
 from vbaproject.engine.outcomes import DatabaseUnavailable, ItemOutcome, Outcome
 from vbaproject.engine.writers import writer_for
+from vbaproject.history.context import recorded_transaction
 from vbaproject.spec.entities import AUDIT_FIELDS, entity_spec
 from vbaproject.spec.validation import key_as_sent, validator_for
 
@@ -142,7 +142,7 @@ class _ChunkWriter:
         """Write one chunk in a transaction; replay it item by item if the database rejects it."""
         for attempt in range(RETRIES):
             try:
-                with transaction.atomic(using=self.connection.alias):
+                with recorded_transaction(self.connection.alias):
                     outcome = self._apply(chunk)
             except DatabaseError as exc:
                 if _is_retryable(exc) and attempt < RETRIES - 1:
@@ -195,7 +195,7 @@ class _ChunkWriter:
     def _replay(self, occ):
         """One occurrence in its own transaction: a failure is its own (400 or 500)."""
         try:
-            with transaction.atomic(using=self.connection.alias):
+            with recorded_transaction(self.connection.alias):
                 ((index, key, kind),) = self._apply([occ])
             self._answer(index, key, kind)
         except IntegrityError as exc:

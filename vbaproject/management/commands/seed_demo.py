@@ -14,6 +14,8 @@ from vbaproject.accounts.services import api_key_create, api_keys_revoke
 from vbaproject.apps import entity_models
 from vbaproject.db.routing import client_database_names, using_client_database
 from vbaproject.engine.upsert import upsert_batch
+from vbaproject.history.context import writing_as
+from vbaproject.history.models import Via
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.sample_data import sample_item
 
@@ -52,7 +54,8 @@ class Command(BaseCommand):
                 if any(model._default_manager.exists() for model in entity_models()):
                     self.stdout.write(f"{name}: already has data, left alone")
                     continue
-                seed_database(rows, random.Random(name))
+                with writing_as(DEMO_USERNAME, Via.COMMAND):
+                    seed_database(rows, random.Random(name))
                 self.stdout.write(f"{name}: {rows} demo records per entity")
         api_keys_revoke(DEMO_KEY_NAME)
         _, key = api_key_create(DEMO_KEY_NAME, client_database_names())

@@ -1,0 +1,75 @@
+"""Who is writing, and through what: the context the history triggers record with each change.
+
+The API, the admin and the management commands set it (``writing_as``) for the work they do;
+the engine hands it to the database at the start of every write transaction
+(``recorded_transaction``): on PostgreSQL as the transaction-local setting ``vba.context``,
+which the triggers read with ``current_setting``; on SQLite through the function
+``vba_context()``, registered on every connection, which reads it from here. The client
+database and the request's activity ID are added when it is handed over, so they are always
+those of the write itself. A write made with no context (a raw shell) is still recorded, with
+no user: visibly unattributed rather than silently missing.
+"""
+
+import contextlib
+import contextvars
+import json
+from dataclasses import asdict, dataclass
+
+from django.db import connections, transaction
+
+from vbaproject.api.activity import current_activity_id
+
+_context = contextvars.ContextVar("vba_write_context", default=None)
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    username: str | None = None
+    api_key: str | None = None  # the API key's name, for writes through the API
+    via: str | None = None  # vbaproject.history.models.Via
+
+
+@contextlib.contextmanager
+def writing_as(username, via, api_key=None):
+    """Record the writes inside the block as made by ``username`` through ``via``."""
+    token = _context.set(WriteContext(username=username, api_key=api_key, via=via))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def set_write_context(username, via, api_key=None):
+    """``writing_as`` for a view's lifetime: a token for ``reset_write_context``."""
+    return _context.set(WriteContext(username=username, api_key=api_key, via=via))
+
+
+def reset_write_context(token):
+    _context.reset(token)
+
+
+def context_json(database):
+    """The current write context as the triggers read it (JSON)."""
+    context = _context.get() or WriteContext()
+    activity = current_activity_id()
+    return json.dumps(
+        {**asdict(context), "database": database, "activity_id": activity if activity != "-" else None}
+    )
+
+
+@contextlib.contextmanager
+def recorded_transaction(using):
+    """A transaction on the client database ``using`` whose changes the history attributes."""
+    with transaction.atomic(using=using):
+        connection = connections[using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('vba.context', %s, true)", [context_json(using)])
+        yield
+
+
+def register_sqlite_context(sender, connection, **kwargs):
+    """On each new SQLite connection (``connection_created``): the function its triggers read."""
+    if connection.vendor == "sqlite":
+        alias = connection.alias
+        connection.connection.create_function("vba_context", 0, lambda: context_json(alias))
