@@ -1,11 +1,10 @@
-from django.contrib import admin
-
 from vbaproject.admin.base import EntityAdmin
+from vbaproject.admin.sites import register
 
 from .models import Auth
 
 
-@admin.register(Auth)
+@register(Auth)
 class AuthAdmin(EntityAdmin):
     list_display = [
         "auth_Number",

@@ -316,6 +316,18 @@ def run_backend(backend, control_url, client_url, args, port):
                     }
                 )
             peak = server.memory_mb("VmHWM")
+            if backend == "postgres":  # the same update pass again, the history triggers switched off
+                unrecorded = make_items(model, args.rows, 9, "B" if string_keys else 1)
+                with using_client_database("bench"):
+                    history_triggers(connections["bench"], model, enabled=False)
+                try:
+                    start = time.perf_counter()
+                    status, _ = server.request("PUT", route, orjson.dumps(unrecorded), headers)
+                    results[-1]["history_off_items_per_s"] = len(unrecorded) / (time.perf_counter() - start)
+                    assert status == 207, status
+                finally:
+                    with using_client_database("bench"):
+                        history_triggers(connections["bench"], model, enabled=True)
         finally:
             server.stop()
         with using_client_database("bench"):
@@ -351,6 +363,33 @@ def run_backend(backend, control_url, client_url, args, port):
         log(f"{backend} {name}: done")
     connections.close_all()
     return results
+
+
+def history_triggers(connection, model, enabled):
+    """Switch the history triggers of ``model``'s table (PostgreSQL), to measure what history costs."""
+    quote = connection.ops.quote_name
+    table_name = model._meta.db_table
+    switch = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        for event in ("insert", "update", "delete"):
+            trigger = quote(f"{table_name}_history_{event}")
+            cursor.execute(f"ALTER TABLE {quote(table_name)} {switch} TRIGGER {trigger}")
+
+
+def history_table(results):
+    """What the history costs the update pass: items/s with and without it (PostgreSQL)."""
+    rows = [r for r in results if "history_off_items_per_s" in r]
+    if not rows:
+        return ""
+    head = f"{'backend':<10} {'entity':<9} {'update/s':>9} {'no history/s':>12} {'ratio':>6} {'target':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ratio = r["route_items_per_s"] / r["history_off_items_per_s"]
+        lines.append(
+            f"{r['backend']:<10} {r['entity']:<9} {r['route_items_per_s']:>9,.0f} "
+            f"{r['history_off_items_per_s']:>12,.0f} {ratio:>6.2f} {'>= 0.60':>7}"
+        )
+    return "\n".join(lines)
 
 
 def table(results):
@@ -429,6 +468,10 @@ def main():
         Path(args.json).write_text(json.dumps(results, indent=2))
     if len(backends) > 1 or not args.json:
         print(table(results))
+        history = history_table(results)
+        if history:
+            print("\nThe history of every write (triggers), its cost to the update pass:")
+            print(history)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from vbaproject.admin.base import EntityAdmin, EntityInline, values_filter
+from vbaproject.admin.sites import register
 
 from .models import CareCase, CareCaseClinicalTrial
 
@@ -26,7 +27,7 @@ class ClinicalTrialInline(EntityInline):
     sections = CLINICAL_TRIAL_SECTIONS
 
 
-@admin.register(CareCase)
+@register(CareCase)
 class CareCaseAdmin(EntityAdmin):
     list_display = [
         "case_Key",
@@ -67,7 +68,7 @@ class CareCaseAdmin(EntityAdmin):
     inlines = [ClinicalTrialInline]
 
 
-@admin.register(CareCaseClinicalTrial)
+@register(CareCaseClinicalTrial)
 class CareCaseClinicalTrialAdmin(EntityAdmin):
     list_display = [
         "careCaseClinicalTrial_Key",

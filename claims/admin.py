@@ -1,11 +1,10 @@
-from django.contrib import admin
-
 from vbaproject.admin.base import EntityAdmin
+from vbaproject.admin.sites import register
 
 from .models import ClaimPromptPay
 
 
-@admin.register(ClaimPromptPay)
+@register(ClaimPromptPay)
 class ClaimPromptPayAdmin(EntityAdmin):
     list_display = [
         "claimPromptPay_Key",

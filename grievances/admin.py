@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from vbaproject.admin.base import EntityAdmin
+from vbaproject.admin.sites import register
 
 from .models import Grievance
 from .services import grievances_mark_resolved
@@ -24,7 +25,7 @@ class OpenResolvedFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Grievance)
+@register(Grievance)
 class GrievanceAdmin(EntityAdmin):
     list_display = [
         "grievance_Key",
@@ -72,8 +73,6 @@ class GrievanceAdmin(EntityAdmin):
         # Counted first: the selection may be a filtered list ("open") the update empties.
         selected = queryset.count()
         changed = grievances_mark_resolved(queryset, request.user.get_username())
-        for grievance in changed:
-            self.log_change(request, grievance, "Marked resolved.")
         skipped = selected - len(changed)
         message = f"Marked {len(changed)} grievance{'s' if len(changed) != 1 else ''} resolved."
         if skipped:

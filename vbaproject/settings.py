@@ -46,12 +46,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "vbaproject",
-    "vbaproject.history",
     # The entity apps (their AppConfig is a vbaproject.apps.EntityAppConfig): listed here only.
     "carecases",
     "grievances",
     "claims",
     "auths",
+    # After the entity apps: their history tables are declared from their models.
+    "vbaproject.history",
 ]
 
 MIDDLEWARE = [
@@ -63,7 +64,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "vbaproject.admin.database.AdminClientDatabaseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "vbaproject.admin.sites.databases_context",
             ],
         },
     },

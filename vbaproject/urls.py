@@ -1,4 +1,5 @@
-"""URLs: the admin at /admin/, the VBAPI routes under /vbasoftware/."""
+"""URLs: the admin at /admin/ (a site per client database at /admin/<database>/), the VBAPI
+routes under /vbasoftware/."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -6,12 +7,13 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 
-from vbaproject.admin.database import switch_database_view
+from vbaproject.admin import sites
 from vbaproject.api.envelope import problem
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
-    path("admin/vba-database/", switch_database_view, name="vba_database"),
+    path("admin/vba-database/", sites.switch_database_view, name="vba_database"),
+    *sites.urls(),
     path("admin/", admin.site.urls),
     path("vbasoftware/", include("vbaproject.api.urls")),
 ]

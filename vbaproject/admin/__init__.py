@@ -1,9 +1,9 @@
-"""The admin's shared parts: the entity admins' base classes (``base``), the client-database
-switcher (``database``), the actions (``actions``), and the users' and API keys' pages (``site``).
+"""The admin: one site per client database (``sites``), the entity admins' base classes
+(``base``), their actions (``actions``), and the control site's users and API keys (``control``).
 
-Django's admin autodiscovery imports this package; importing ``site`` registers those pages.
+Django's admin autodiscovery imports this package; importing ``control`` registers those pages.
 """
 
-from vbaproject.admin import site
+from vbaproject.admin import control
 
-__all__ = ["site"]
+__all__ = ["control"]

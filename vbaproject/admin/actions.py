@@ -43,7 +43,7 @@ def export_csv(modeladmin, request, queryset):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows(csv_rows(model, queryset))
-    database = getattr(request, "vba_database", None) or "export"
+    database = modeladmin.admin_site.database
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

@@ -8,9 +8,14 @@
   added, update_* on every save, user names cut to the column's length.
 - Forms apply the API's own validator (``vbaproject.validation``) on top of the model's
   rules, so the admin accepts exactly what the API accepts.
-- Entity screens need a client database: without one (see ``vbaproject.admin.database``)
-  every permission is refused.
-- Every write goes through the engine (``vbaproject.engine``): saves, inline saves and deletes.
+- Entity admins are served by the site of each client database (``vbaproject.admin.sites``),
+  which decides who may use it.
+- Every write goes through the engine (``vbaproject.engine``): saves, inline saves and deletes;
+  the history (``vbaproject.history``) records each, and a record's History page shows its
+  trail. Django's own admin log is not kept for entities: it knows no databases.
+- No silent overwrite: a change form remembers the record's ``update_Date`` (and its newest
+  history entry) when it was opened; saving after someone else changed the record shows who
+  changed what, and writes nothing.
 """
 
 import datetime as dt
@@ -19,8 +24,10 @@ import functools
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.paginator import Paginator
 from django.db import models
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -28,6 +35,7 @@ from vbaproject.admin.actions import export_csv
 from vbaproject.apps import is_entity_app
 from vbaproject.engine.delete import delete_records
 from vbaproject.engine.records import save_record
+from vbaproject.history.selectors import record_history, with_changes
 from vbaproject.spec.entities import FieldKind, entity_spec
 from vbaproject.spec.validation import validator_for
 
@@ -96,7 +104,9 @@ def build_fieldsets(model, sections, names, per_row=1, collapse_after=None):
     key, other, legacy, audit = [], [], [], []
     for name in sorted(names, key=lambda n: position.get(n, len(position))):
         field = by_name.get(name)
-        if field is None:
+        if name == VERSION_FIELD:
+            key.append(name)  # hidden: rides with the key in the first section
+        elif field is None:
             other.append(name)
         elif field.is_key:
             key.append(name)
@@ -143,14 +153,66 @@ def _json_value(value):
     return value
 
 
+VERSION_FIELD = "vba_version"
+
+
+def record_version(obj):
+    """What a change form remembers of the record it opened: its update_Date and newest change."""
+    updated = getattr(obj, "update_Date", None)
+    latest = record_history(type(obj), obj.pk).values_list("history_id", flat=True).first()
+    return f"{updated.isoformat() if updated else ''}|{latest or 0}"
+
+
+def _describe(entry, fields):
+    """``carla (the API) at 2026-11-22 10:04:05 changed issue, subscriber_ID``."""
+    how = entry.get_history_via_display() if entry.history_via else "outside the service"
+    what = ", ".join(name for name, _, _ in fields) or "nothing visible"
+    when = f"{timezone.localtime(entry.history_at):%Y-%m-%d %H:%M:%S}"
+    return f"{entry.history_user or 'someone'} ({how}) at {when} {entry.get_history_action_display()} {what}"
+
+
 class EntityForm(forms.ModelForm):
-    """A model form that also applies the API's validator to the values it carries.
+    """A model form that also applies the API's validator to the values it carries, and refuses to
+    overwrite a record someone else changed after the form was opened.
 
     The key is left to the form: its uniqueness check, and its absence on a new record.
     """
 
+    vba_version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.instance._state.adding:
+            self.initial.setdefault(VERSION_FIELD, record_version(self.instance))
+
+    def check_unchanged(self):
+        """Lock the record (the admin saves in this transaction) and compare it with the version opened."""
+        instance = self.instance
+        if instance.pk is None or instance._state.adding:
+            return
+        model = type(instance)
+        opened = self.cleaned_data.get(VERSION_FIELD) or ""
+        current = model._base_manager.select_for_update().filter(pk=instance.pk).first()
+        noun = model._meta.verbose_name
+        if current is None:
+            raise forms.ValidationError(
+                f"This {noun} was deleted after you opened it; nothing was saved.", code="deleted"
+            )
+        opened_updated, _, opened_change = opened.partition("|")
+        updated = current.update_Date.isoformat() if getattr(current, "update_Date", None) else ""
+        if opened and opened_updated == updated:
+            return
+        since = record_history(model, instance.pk).filter(history_id__gt=int(opened_change or 0))
+        who = "; ".join(_describe(entry, fields) for entry, fields in reversed(with_changes(model, since)))
+        raise forms.ValidationError(
+            f"This {noun} was changed after you opened it: {who or 'by someone else'}. Nothing was saved: "
+            "reload the page to see the current values, then make your change again.",
+            code="changed",
+        )
+
     def clean(self):
         cleaned = super().clean()
+        self.check_unchanged()
         model = self._meta.model
         item = {
             f.name: _json_value(cleaned[f.name])
@@ -217,10 +279,6 @@ def values_filter(title):
     return TitledValuesFilter
 
 
-def _has_database(request):
-    return getattr(request, "vba_database", None) is not None
-
-
 class EntityFormMixin:
     """What entity admins and entity inlines share: forms, widgets, sections, audit, permissions."""
 
@@ -259,18 +317,6 @@ class EntityFormMixin:
             collapse_after=self.collapse_after,
         )
 
-    def has_view_permission(self, request, obj=None):
-        return _has_database(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request, *args):
-        return _has_database(request) and super().has_add_permission(request, *args)
-
-    def has_change_permission(self, request, obj=None):
-        return _has_database(request) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return _has_database(request) and super().has_delete_permission(request, obj)
-
 
 class EntityAdmin(EntityFormMixin, admin.ModelAdmin):
     """The admin of one entity: audit fields read-only and kept by the server, as on the API."""
@@ -281,8 +327,42 @@ class EntityAdmin(EntityFormMixin, admin.ModelAdmin):
     save_on_top = True
     column_labels = {}  # list column headings for fields whose API names are long
 
-    def has_module_permission(self, request):
-        return _has_database(request) and super().has_module_permission(request)
+    history_per_page = 50
+
+    # The history (vbaproject.history) records every write, with its database; Django's admin
+    # log would record admin writes only, matched to records by their key alone.
+    def log_addition(self, request, obj, message):
+        return None
+
+    def log_change(self, request, obj, message):
+        return None
+
+    def log_deletions(self, request, queryset):
+        return None
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The record's trail, newest first: when, who, through what, and each field's old → new."""
+        obj = self.get_object(request, object_id)
+        key = obj.pk if obj is not None else object_id
+        if obj is None and not record_history(self.model, key).exists():
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if obj is not None and not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        paginator = Paginator(record_history(self.model, key), self.history_per_page)
+        page = paginator.get_page(request.GET.get("p"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj if obj is not None else f'{self.opts.verbose_name} {key} (deleted)'}",
+            "subtitle": None,
+            "opts": self.opts,
+            "object": obj,
+            "object_id": object_id,
+            "page_obj": page,
+            "changes": with_changes(self.model, page),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/vba_object_history.html", context)
 
     @admin.display(description="member", ordering="subscriber_ID")
     def member(self, obj):

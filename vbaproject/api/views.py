@@ -46,7 +46,7 @@ from vbaproject.engine.outcomes import Outcome
 from vbaproject.engine.upsert import upsert_batch
 from vbaproject.history.context import reset_write_context, set_write_context
 from vbaproject.history.models import Via
-from vbaproject.history.selectors import change_as_api, record_history
+from vbaproject.history.selectors import change_as_api, record_history, with_changes
 from vbaproject.selectors import entity_records
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.validation import Invalid, asks_for_a_key, converter, key_reader, names_for
@@ -269,9 +269,8 @@ class EntityViewSet(VbaViewSet):
         if not self.get_queryset().filter(pk=key).exists() and (self.path_fields or not changes.exists()):
             raise self.not_found(key)  # a deleted record's trail stays readable where no path binds it
         page, pagination = paginate_ordered(request, changes)
-        return envelope_response(
-            [change_as_api(c, self.spec) for c in page], headers=pagination_header(pagination)
-        )
+        data = [change_as_api(self.model, entry, fields) for entry, fields in with_changes(self.model, page)]
+        return envelope_response(data, headers=pagination_header(pagination))
 
     def put_batch(self, request, *args, **kwargs):
         return self.multi_code_response(self.perform_upsert(self.get_items()))

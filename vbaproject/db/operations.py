@@ -5,14 +5,12 @@
   statement trigger (``KeepSequenceAheadOfKeys``) moves it past the largest key a statement
   inserted. Auth numbers are strings drawn from a plain sequence (``CreateKeySequence``). The
   runtime side, drawing keys, is ``vbaproject.engine.keys``.
-- History: ``RecordHistory`` installs the triggers that write every change of the table's rows
-  to ``vba_history`` (``vbaproject.history``), set-based on PostgreSQL (statement triggers over
+- History: ``RecordHistory`` installs the triggers that copy every changed row into the table's
+  history table (``vbaproject.history``), set-based on PostgreSQL (statement triggers over
   transition tables), row by row on SQLite.
 """
 
 from django.db import migrations
-
-from vbaproject.spec.entities import AUDIT_FIELDS
 
 _FUNCTION = """
 CREATE OR REPLACE FUNCTION vba_keep_sequence_ahead() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -120,135 +118,128 @@ def sequence_name(model):
 
 # History ---------------------------------------------------------------------------------------
 
-_HISTORY_COLUMNS = "at, database, entity, record_key, action, changes, username, api_key, activity_id, via"
-_PG_AUDIT = ", ".join(f"'{name}'" for name in AUDIT_FIELDS)
-# One function for every entity table: TG_ARGV[0] is the entity's name, TG_ARGV[1] its key
-# column. Rows are read generically (to_jsonb), so the function needs no column list; PL/pgSQL
-# keeps a compiled copy per table, so the transition tables' row types never mix.
-_PG_HISTORY_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION vba_record_history() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    context jsonb := coalesce(nullif(current_setting('vba.context', true), ''), '{{}}')::jsonb;
-    entity text := TG_ARGV[0];
-    key_column text := TG_ARGV[1];
-    skipped text[] := ARRAY[{_PG_AUDIT}, TG_ARGV[1]];  -- not repeated in changes
-    db_name text := coalesce(context->>'database', current_database());
-BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        INSERT INTO vba_history ({_HISTORY_COLUMNS})
-        SELECT clock_timestamp(), db_name, entity, n.j->>key_column, 'update',
-               (SELECT coalesce(jsonb_object_agg(nv.key, jsonb_build_array(ov.value, nv.value)), '{{}}')
-                  FROM jsonb_each(o.j) ov JOIN jsonb_each(n.j) nv ON ov.key = nv.key
-                 WHERE ov.value IS DISTINCT FROM nv.value AND nv.key <> ALL (skipped)),
-               context->>'username', context->>'api_key', context->>'activity_id', context->>'via'
-          FROM (SELECT to_jsonb(r) AS j FROM vba_old_rows r) o
-          JOIN (SELECT to_jsonb(r) AS j FROM vba_new_rows r) n ON o.j->>key_column = n.j->>key_column;
-    ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO vba_history ({_HISTORY_COLUMNS})
-        SELECT clock_timestamp(), db_name, entity, n.j->>key_column, 'create',
-               (SELECT coalesce(jsonb_object_agg(key, jsonb_build_array(NULL, value)), '{{}}')
-                  FROM jsonb_each(n.j) WHERE value <> 'null'::jsonb AND key <> ALL (skipped)),
-               context->>'username', context->>'api_key', context->>'activity_id', context->>'via'
-          FROM (SELECT to_jsonb(r) AS j FROM vba_new_rows r) n;
-    ELSE
-        INSERT INTO vba_history ({_HISTORY_COLUMNS})
-        SELECT clock_timestamp(), db_name, entity, o.j->>key_column, 'delete',
-               (SELECT coalesce(jsonb_object_agg(key, jsonb_build_array(value, NULL)), '{{}}')
-                  FROM jsonb_each(o.j) WHERE value <> 'null'::jsonb AND key <> ALL (skipped)),
-               context->>'username', context->>'api_key', context->>'activity_id', context->>'via'
-          FROM (SELECT to_jsonb(r) AS j FROM vba_old_rows r) o;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
-_PG_TRANSITIONS = {
-    "INSERT": "REFERENCING NEW TABLE AS vba_new_rows",
-    "UPDATE": "REFERENCING OLD TABLE AS vba_old_rows NEW TABLE AS vba_new_rows",
-    "DELETE": "REFERENCING OLD TABLE AS vba_old_rows",
-}
+_HISTORY_META = (
+    "history_at, history_action, history_database, history_user, history_api_key, history_activity_id, "
+    "history_via"
+)
+_EVENTS = {"INSERT": ("create", "NEW"), "UPDATE": ("update", "NEW"), "DELETE": ("delete", "OLD")}
 
 
-class RecordHistory(_PostgresTableOperation):
-    """Record every insert, update and delete of the table's rows in ``vba_history``.
+class RecordHistory(migrations.operations.base.Operation):
+    """Copy every inserted, updated and deleted row of the table into its history table.
 
-    On PostgreSQL: statement triggers over transition tables, one ``INSERT ... SELECT`` per
-    statement whatever its size. On SQLite: row triggers, their column list generated here from
-    the model (a later migration that adds a field installs them again).
+    The history table (``<table>_history``, declared by ``vbaproject.history.models``) has the
+    table's columns and who/when/how. On PostgreSQL: statement triggers over the transition
+    tables, one ``INSERT ... SELECT`` per statement whatever its size; the context comes from
+    the transaction's ``vba.context`` setting. On SQLite: row triggers, the context from the
+    connection's ``vba_context()`` function. Then the ``vba_history`` view over every history
+    table is built again, so it always covers them all.
     """
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, model_name):
+        self.model_name = model_name
+
+    def state_forwards(self, app_label, state):
+        pass
 
     def _model(self, app_label, schema_editor, state):
         model = state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return None
-        return model
+        return model if self.allow_migrate_model(schema_editor.connection.alias, model) else None
 
     @staticmethod
-    def _trigger(schema_editor, model, event):
-        return schema_editor.quote_name(f"{model._meta.db_table}_history_{event.lower()}")
+    def _name(model, event):
+        return f"{model._meta.db_table}_history_{event.lower()}"
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         model = self._model(app_label, schema_editor, to_state)
         if model is None:
             return
-        if schema_editor.connection.vendor == "postgresql":
-            table = schema_editor.quote_name(model._meta.db_table)
-            with schema_editor.connection.cursor() as cursor:
-                cursor.execute(_PG_HISTORY_FUNCTION)
-                for event, transitions in _PG_TRANSITIONS.items():
-                    trigger = self._trigger(schema_editor, model, event)
-                    cursor.execute(
-                        f"CREATE TRIGGER {trigger} AFTER {event} ON {table} {transitions} FOR EACH STATEMENT "
-                        f"EXECUTE FUNCTION vba_record_history('{model.__name__}', '{model._meta.pk.column}')"
-                    )
-        else:
-            with schema_editor.connection.cursor() as cursor:
-                for event in ("INSERT", "UPDATE", "DELETE"):
-                    cursor.execute(_sqlite_trigger(schema_editor, model, event, self._trigger))
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            for event in _EVENTS:
+                for statement in _trigger_sql(connection, model, event, self._name(model, event)):
+                    cursor.execute(statement)
+        _rebuild_history_view(connection, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         model = self._model(app_label, schema_editor, from_state)
         if model is None:
             return
-        on = (
-            f" ON {schema_editor.quote_name(model._meta.db_table)}"
-            if schema_editor.connection.vendor == "postgresql"
-            else ""
-        )
-        for event in ("INSERT", "UPDATE", "DELETE"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {self._trigger(schema_editor, model, event)}{on}")
+        quote = schema_editor.quote_name
+        postgres = schema_editor.connection.vendor == "postgresql"
+        for event in _EVENTS:
+            name = quote(self._name(model, event))
+            schema_editor.execute(
+                f"DROP TRIGGER IF EXISTS {name}{f' ON {quote(model._meta.db_table)}' if postgres else ''}"
+            )
+            if postgres:
+                schema_editor.execute(f"DROP FUNCTION IF EXISTS {name}()")
 
     def describe(self):
         return f"Record the history of {self.model_name}"
 
 
-def _sqlite_trigger(schema_editor, model, event, trigger_name):
-    """A row trigger writing one history row: the changed fields as a JSON object of [old, new]."""
-    quote = schema_editor.quote_name
-    columns = [
-        f.column for f in model._meta.concrete_fields if f.name not in AUDIT_FIELDS and not f.primary_key
-    ]
-    if event == "UPDATE":
-        pairs = [
-            f"SELECT '{c}' AS k, json_array(OLD.{quote(c)}, NEW.{quote(c)}) AS v "
-            f"WHERE OLD.{quote(c)} IS NOT NEW.{quote(c)}"
-            for c in columns
-        ]
-        row = "NEW"
-    else:
-        row = "NEW" if event == "INSERT" else "OLD"
-        value = f"json_array(NULL, {row}.{{0}})" if event == "INSERT" else f"json_array({row}.{{0}}, NULL)"
-        pairs = [
-            f"SELECT '{c}' AS k, {value.format(quote(c))} AS v WHERE {row}.{quote(c)} IS NOT NULL"
-            for c in columns
-        ]
-    changes = f"(SELECT coalesce(json_group_object(k, json(v)), '{{}}') FROM ({' UNION ALL '.join(pairs)}))"
-    action = {"INSERT": "create", "UPDATE": "update", "DELETE": "delete"}[event]
+def _trigger_sql(connection, model, event, name):
+    """The statements that install one history trigger of ``model``'s table."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    history = quote(f"{model._meta.db_table}_history")
+    columns = [quote(f.column) for f in model._meta.concrete_fields]
+    action, row = _EVENTS[event]
+    if connection.vendor == "postgresql":
+        transitions = "vba_old_rows" if row == "OLD" else "vba_new_rows"
+        referencing = f"REFERENCING {'OLD' if row == 'OLD' else 'NEW'} TABLE AS {transitions}"
+        context = "context->>'{}'"
+        function = f"""
+            CREATE OR REPLACE FUNCTION {quote(name)}() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                context jsonb := coalesce(nullif(current_setting('vba.context', true), ''), '{{}}')::jsonb;
+            BEGIN
+                INSERT INTO {history} ({_HISTORY_META}, {", ".join(columns)})
+                SELECT clock_timestamp(), '{action}',
+                       coalesce({context.format("database")}, current_database()),
+                       {context.format("username")}, {context.format("api_key")},
+                       {context.format("activity_id")}, {context.format("via")},
+                       {", ".join(f"r.{c}" for c in columns)}
+                  FROM {transitions} r;
+                RETURN NULL;
+            END $$"""
+        trigger = (
+            f"CREATE TRIGGER {quote(name)} AFTER {event} ON {table} {referencing} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {quote(name)}()"
+        )
+        return [function, trigger]
     context = "json_extract(vba_context(), '$.{}')"
-    return (
-        f"CREATE TRIGGER {trigger_name(schema_editor, model, event)} AFTER {event} "
-        f"ON {quote(model._meta.db_table)} FOR EACH ROW BEGIN "
-        f"INSERT INTO vba_history ({_HISTORY_COLUMNS}) VALUES ("
-        f"strftime('%Y-%m-%d %H:%M:%f', 'now'), {context.format('database')}, '{model.__name__}', "
-        f"{row}.{quote(model._meta.pk.column)}, '{action}', {changes}, {context.format('username')}, "
-        f"{context.format('api_key')}, {context.format('activity_id')}, {context.format('via')}); END"
-    )
+    values = ", ".join(f"{row}.{c}" for c in columns)
+    return [
+        f"CREATE TRIGGER {quote(name)} AFTER {event} ON {table} FOR EACH ROW BEGIN "
+        f"INSERT INTO {history} ({_HISTORY_META}, {', '.join(columns)}) VALUES ("
+        f"strftime('%Y-%m-%d %H:%M:%f', 'now'), '{action}', {context.format('database')}, "
+        f"{context.format('username')}, {context.format('api_key')}, {context.format('activity_id')}, "
+        f"{context.format('via')}, {values}); END"
+    ]
+
+
+def _rebuild_history_view(connection, state):
+    """``vba_history``: every history table's who/when/how, one row per change, for browsing."""
+    quote = connection.ops.quote_name
+    existing = set(connection.introspection.table_names())
+    parts = []
+    for model in state.apps.get_models():
+        table = model._meta.db_table
+        if model._meta.app_label == "history" or f"{table}_history" not in existing:
+            continue
+        key = quote(model._meta.pk.column)
+        parts.append(
+            f"SELECT '{model.__name__}:' || history_id AS id, '{model.__name__}' AS entity, history_id, "
+            f"CAST({key} AS TEXT) AS record_key, history_at AS at, history_action AS action, "
+            f"history_database AS database, history_user AS username, history_api_key AS api_key, "
+            f"history_activity_id AS activity_id, history_via AS via FROM {quote(table + '_history')}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP VIEW IF EXISTS vba_history")
+        if parts:
+            cursor.execute(f"CREATE VIEW vba_history AS {' UNION ALL '.join(parts)}")

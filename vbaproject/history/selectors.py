@@ -1,16 +1,19 @@
-"""Reading the history: a record's trail, newest first, and a change as the API shows it."""
+"""Reading the history: a record's copies, newest first, and what each change changed.
+
+A history table holds the row as each change left it (as it was, for a delete); a change's
+fields are those that differ from the copy before it. The audit fields and the key are not
+listed as changes: the entry's own who/when and the record's key say them.
+"""
 
 import datetime as dt
 
-from vbaproject.apps import entity_models
-from vbaproject.history.models import Change
+from vbaproject.history.models import history_model
 from vbaproject.spec.entities import FieldKind, entity_spec
-from vbaproject.spec.validation import Invalid, parse_datetime
 
 
 def record_history(model, key):
-    """The changes of the ``model`` record ``key`` in the selected client database, newest first."""
-    return Change.objects.filter(entity=model.__name__, record_key=str(key)).order_by("-id")
+    """The copies of the ``model`` record ``key`` in the selected client database, newest first."""
+    return history_model(model).objects.filter(**{model._meta.pk.name: key}).order_by("-history_id")
 
 
 def _iso(moment):
@@ -18,50 +21,57 @@ def _iso(moment):
 
 
 def api_value(field, value):
-    """A value as the triggers stored it (as each database writes JSON) as the API writes it."""
-    if value is None or field is None:
-        return value
-    if field.kind == FieldKind.DATETIME and isinstance(value, str):
-        try:
-            return _iso(parse_datetime(value))
-        except Invalid:
-            return value
-    if field.kind == FieldKind.BOOLEAN and isinstance(value, int):
-        return bool(value)  # SQLite stores booleans as 0 and 1
+    """A field's value as the API writes it in JSON."""
+    if value is not None and field.kind == FieldKind.DATETIME:
+        return _iso(value)
     return value
 
 
-def change_as_api(change, spec=None):
+def _values(spec, entry):
+    return {} if entry is None else {f.name: getattr(entry, f.attname) for f in spec.fields}
+
+
+def field_changes(spec, entry, previous):
+    """``[(field, old, new)]`` of one change: ``entry`` against the copy before it (or none)."""
+    shown = [f for f in spec.fields if not f.is_audit and not f.is_key]
+    if entry.history_action == "delete":
+        old, new = _values(spec, entry), {}
+    else:
+        old, new = _values(spec, previous), _values(spec, entry)
+    return [
+        (f.name, api_value(f, old.get(f.name)), api_value(f, new.get(f.name)))
+        for f in shown
+        if old.get(f.name) != new.get(f.name)
+    ]
+
+
+def with_changes(model, entries):
+    """``[(entry, field_changes)]`` for ``entries`` (newest first), each against the copy before it."""
+    entries = list(entries)
+    if not entries:
+        return []
+    spec = entity_spec(model)
+    oldest = entries[-1]
+    key = getattr(oldest, model._meta.pk.attname)
+    before = record_history(model, key).filter(history_id__lt=oldest.history_id).first()
+    previous = [*entries[1:], before]
+    return [
+        (entry, field_changes(spec, entry, prior)) for entry, prior in zip(entries, previous, strict=True)
+    ]
+
+
+def change_as_api(model, entry, changes):
     """One change as the history route answers it: who, when, how, and each field's old and new value."""
-    spec = spec or entity_spec_named(change.entity)
-    by_name = {f.name: f for f in spec.fields} if spec else {}
-    key_field = spec.key if spec else None
-    key = change.record_key
-    if key_field is not None and key_field.kind == FieldKind.INTEGER and key.lstrip("-").isdigit():
-        key = int(key)
     return {
-        "history_Key": change.id,
-        "changed_At": _iso(change.at),
-        "action": change.action,
-        "database": change.database,
-        "entity": change.entity,
-        "key": key,
-        "user": change.username,
-        "api_Key_Name": change.api_key,
-        "activity_ID": change.activity_id,
-        "via": change.via,
-        "changes": [
-            {
-                "field": name,
-                "old": api_value(by_name.get(name), old),
-                "new": api_value(by_name.get(name), new),
-            }
-            for name, (old, new) in sorted(change.changes.items())
-        ],
+        "history_Key": entry.history_id,
+        "changed_At": _iso(entry.history_at),
+        "action": entry.history_action,
+        "database": entry.history_database,
+        "entity": model.__name__,
+        "key": getattr(entry, model._meta.pk.attname),
+        "user": entry.history_user,
+        "api_Key_Name": entry.history_api_key,
+        "activity_ID": entry.history_activity_id,
+        "via": entry.history_via,
+        "changes": [{"field": name, "old": old, "new": new} for name, old, new in changes],
     }
-
-
-def entity_spec_named(name):
-    """The spec of the entity model called ``name``, or ``None``."""
-    model = next((m for m in entity_models() if m.__name__ == name), None)
-    return entity_spec(model) if model else None

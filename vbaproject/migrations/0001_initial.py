@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,16 +14,38 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='UserDatabase',
+            name="UserDatabase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('database', models.CharField(help_text="The client database's name: a key of VBA_DATABASES.", max_length=63)),
-                ('user', models.ForeignKey(help_text='The user the database is granted to.', on_delete=django.db.models.deletion.CASCADE, related_name='client_databases', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "database",
+                    models.CharField(
+                        help_text="The client database's name: a key of VBA_DATABASES.", max_length=63
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        help_text="The user the database is granted to.",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="client_databases",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'client database grant',
-                'verbose_name_plural': 'client database grants',
-                'constraints': [models.UniqueConstraint(fields=('user', 'database'), name='vbaproject_userdatabase_unique')],
+                "verbose_name": "client database grant",
+                "verbose_name_plural": "client database grants",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "database"), name="vbaproject_userdatabase_unique"
+                    )
+                ],
             },
         ),
     ]
