@@ -9,7 +9,7 @@ PG_DB_SUFFIX ?=
 PG_TEST_ENV := DATABASE_URL=$(PG_URL)vba_control$(PG_DB_SUFFIX) \
 	VBA_DATABASES='{"demo": "$(PG_URL)vba_demo$(PG_DB_SUFFIX)", "other": "$(PG_URL)vba_other$(PG_DB_SUFFIX)"}'
 
-.PHONY: run test test-sqlite test-postgres lint bench clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-scale clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test-postgres: $(VENV)/.dev
 # Speed and memory of the batch routes against the naive DRF way and the database's floor.
 bench: $(VENV)/.dev
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Lists, sorts, search and the admin with millions of rows (PostgreSQL; see the README).
+bench-scale: $(VENV)/.dev
+	$(PY) -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

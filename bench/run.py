@@ -18,7 +18,6 @@ idle size. Nothing here is a test: it measures, and `--json` writes the figures 
 import argparse
 import base64
 import datetime as dt
-import http.client
 import json
 import os
 import random
@@ -32,7 +31,8 @@ from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.server import ROOT, Server, manage
+
 # The entities measured by default: the widest (94 fields) and the most common. Any entity of
 # the registry may be named with --entities.
 ENTITIES = ("Auth", "Grievance")
@@ -71,77 +71,6 @@ def postgres_reachable(server):
 
 
 # The server -----------------------------------------------------------------------------------
-
-
-def manage(env, *args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        **kwargs,
-    ).stdout
-
-
-class Server:
-    """gunicorn with one sync worker; memory is read from the worker's /proc status."""
-
-    def __init__(self, env, port):
-        self.port = port
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "vbaproject.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--timeout",
-                "900",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server did not start: {self.process.stderr.read().decode()[-2000:]}")
-            try:
-                self.request("GET", "/vbasoftware/openapi.json", headers={})
-                break
-            except OSError:
-                time.sleep(0.2)
-        self.worker = self._worker_pid()
-
-    def _worker_pid(self):
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return int(children[0])
-
-    def memory_mb(self, field):
-        for line in Path(f"/proc/{self.worker}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-        raise LookupError(field)
-
-    def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response.status, data
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 def credentials(env, server):

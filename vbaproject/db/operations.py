@@ -40,8 +40,8 @@ END $$;
 """
 
 
-class _PostgresTableOperation(migrations.operations.base.Operation):
-    """An operation on one entity table that only PostgreSQL needs; a no-op elsewhere."""
+class _TableOperation(migrations.operations.base.Operation):
+    """An operation on one entity table's database-side machinery; the model state is unchanged."""
 
     reduces_to_sql = True
     reversible = True
@@ -55,11 +55,16 @@ class _PostgresTableOperation(migrations.operations.base.Operation):
     def _model(self, app_label, schema_editor, state):
         """The historical model, or ``None`` where there is nothing to do."""
         model = state.apps.get_model(app_label, self.model_name)
+        return model if self.allow_migrate_model(schema_editor.connection.alias, model) else None
+
+
+class _PostgresTableOperation(_TableOperation):
+    """An operation that only PostgreSQL needs; a no-op elsewhere."""
+
+    def _model(self, app_label, schema_editor, state):
         if schema_editor.connection.vendor != "postgresql":
             return None
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return None
-        return model
+        return super()._model(app_label, schema_editor, state)
 
 
 class KeepSequenceAheadOfKeys(_PostgresTableOperation):
@@ -125,7 +130,7 @@ _HISTORY_META = (
 _EVENTS = {"INSERT": ("create", "NEW"), "UPDATE": ("update", "NEW"), "DELETE": ("delete", "OLD")}
 
 
-class RecordHistory(migrations.operations.base.Operation):
+class RecordHistory(_TableOperation):
     """Copy every inserted, updated and deleted row of the table into its history table.
 
     The history table (``<table>_history``, declared by ``vbaproject.history.models``) has the
@@ -135,19 +140,6 @@ class RecordHistory(migrations.operations.base.Operation):
     connection's ``vba_context()`` function. Then the ``vba_history`` view over every history
     table is built again, so it always covers them all.
     """
-
-    reduces_to_sql = True
-    reversible = True
-
-    def __init__(self, model_name):
-        self.model_name = model_name
-
-    def state_forwards(self, app_label, state):
-        pass
-
-    def _model(self, app_label, schema_editor, state):
-        model = state.apps.get_model(app_label, self.model_name)
-        return model if self.allow_migrate_model(schema_editor.connection.alias, model) else None
 
     @staticmethod
     def _name(model, event):
