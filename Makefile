@@ -9,7 +9,7 @@ PG_DB_SUFFIX ?=
 PG_TEST_ENV := DATABASE_URL=$(PG_URL)vba_control$(PG_DB_SUFFIX) \
 	VBA_DATABASES='{"demo": "$(PG_URL)vba_demo$(PG_DB_SUFFIX)", "other": "$(PG_URL)vba_other$(PG_DB_SUFFIX)"}'
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-scale clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-scale topology topology-down clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ bench: $(VENV)/.dev
 # Lists, sorts, search and the admin with millions of rows (PostgreSQL; see the README).
 bench-scale: $(VENV)/.dev
 	$(PY) -m bench.scale $(BENCH_ARGS)
+
+# The production topology on this machine, for a try-out (deploy/README.md): nginx, two gunicorn
+# instances, PgBouncer, two client databases on PostgreSQL, Redis.
+topology: $(VENV)/.installed
+	$(PY) deploy/topology.py up
+
+topology-down:
+	$(PY) deploy/topology.py down --drop
 
 clean:
 	rm -rf $(VENV) var
