@@ -140,7 +140,7 @@ SPECTACULAR_SETTINGS = {
         "claim prompt pays and auths. Every call names its client database in the vbasoftware-database "
         "header and carries the application's API key (x-api-key) and the user's ID token "
         "(Authorization: Bearer, from POST /user-authentication). Every answer is the envelope "
-        '{"data", "error", "debug"}; a request that fails as a whole has error set to a problem-details '
+        '{"data", "debug"}; a request that fails as a whole also carries error, a problem-details '
         "object (RFC 9457)."
     ),
     "SERVERS": [{"url": "/vbasoftware", "description": "This server"}],

@@ -28,7 +28,9 @@ _PROBLEM_TYPES = {
 
 
 def envelope(data):
-    return {"data": data, "error": None, "debug": {"activityID": current_activity_id()}}
+    """A success: ``data`` and ``debug``. ``error`` is left out rather than null: VBASoftware's
+    schema declares it a non-nullable object, and strict generated clients reject the null."""
+    return {"data": data, "debug": {"activityID": current_activity_id()}}
 
 
 def envelope_response(data, status=200, headers=None):

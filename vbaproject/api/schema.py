@@ -113,7 +113,10 @@ def envelope_schema(data, description):
         "description": description,
         "properties": {
             "data": data,
-            "error": {**nullable_ref("VBAProblemDetails"), "description": "Null unless the request failed."},
+            "error": {
+                "allOf": [ref("VBAProblemDetails")],
+                "description": "Present only when the request failed as a whole (left out on success).",
+            },
             "debug": ref("Debug"),
         },
     }

@@ -210,6 +210,11 @@ def _generic_validator(spec):
 
 
 def _datetime_fast(value):
+    if value[-4:] == " UTC":  # Ruby's Time#to_s, as VBASoftware's Ruby SDK writes what it read
+        moment = dt.datetime.fromisoformat(value[:-4])
+        if moment.tzinfo is not None:
+            raise ValueError("a date-time with an offset and UTC")
+        return moment.replace(tzinfo=dt.UTC)
     moment = dt.datetime.fromisoformat(value)
     zone = moment.tzinfo
     if zone is None:
