@@ -13,61 +13,33 @@ import random
 import pytest
 from django import forms
 from django.contrib.admin.utils import flatten
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Permission
+from django.urls import reverse
 from django.utils import timezone
 
 from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from tests.support.entities import EACH_MODEL, MODELS
+from tests.support.factories import OLD, OLD_USER, StaffFactory, make_record
 from vbaproject.accounts.permissions import databases_for_user
-from vbaproject.admin.base import LEGACY_SECTION, RECORD_SECTION, is_legacy
-from vbaproject.admin.database import SESSION_KEY
-from vbaproject.apps import entity_app_labels
+from vbaproject.admin.base import LEGACY_SECTION, RECORD_SECTION, VERSION_FIELD, is_legacy
+from vbaproject.admin.sites import site_name
 from vbaproject.db.routing import using_client_database
-from vbaproject.models import UserDatabase
+from vbaproject.history.selectors import record_history
 from vbaproject.spec.entities import entity_spec
-from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-ENTITIES = [CareCase, CareCaseClinicalTrial, Grievance, ClaimPromptPay, Auth]
-PASSWORD = "a-long-test-password"
-OLD = dt.datetime(2023, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+
+# --- helpers --------------------------------------------------------------------------------
 
 
-# --- helpers, shared with the browser tests -------------------------------------------------
-
-
-def make_staff(username, databases=(), superuser=False):
-    """An active staff user with every entity permission and the given database grants."""
-    user = User.objects.create_user(
-        username, password=PASSWORD, is_staff=True, is_superuser=superuser, email=f"{username}@example.com"
-    )
-    if not superuser:
-        user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=entity_app_labels()))
-    UserDatabase.objects.bulk_create(UserDatabase(user=user, database=name) for name in databases)
-    return user
-
-
-def make_record(model, database, rng=None, **values):
-    """A record made straight through the ORM in ``database``, with sample values."""
-    rng = rng or random.Random(f"{model.__name__}{database}{values}")
-    spec = entity_spec(model)
-    item = sample_item(model, rng)
-    if not spec.integer_key:
-        item.setdefault(spec.key.name, f"{rng.randrange(10**9)}")
-    audit = {"entry_Date": OLD, "entry_User": "api-user", "update_Date": OLD, "update_User": "api-user"}
-    with using_client_database(database):
-        if model is CareCaseClinicalTrial and "case_Key" not in values:
-            values["case_Key"] = make_record(CareCase, database, rng)
-        return model.objects.create(**{**item, **audit, **values})
-
-
-def admin_url(model, view="changelist", *args):
-    from django.urls import reverse
-
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+def admin_url(model, view="changelist", *args, database="demo"):
+    """The admin URL of ``model``'s ``view`` in the client database ``database``: /admin/demo/..."""
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
+    return reverse(name, args=args, current_app=site_name(database))
 
 
 def form_data(response, **changes):
@@ -106,7 +78,7 @@ def split(moment):
 
 @pytest.fixture
 def superuser(client):
-    user = make_staff("boss", superuser=True)
+    user = StaffFactory(username="boss", is_superuser=True)
     client.force_login(user)
     return user
 
@@ -115,10 +87,10 @@ def superuser(client):
 
 
 def test_superusers_may_use_every_configured_database_others_what_was_granted():
-    boss = make_staff("boss", superuser=True, databases=["other"])
-    clerk = make_staff("clerk", databases=["other", "retired-db"])
-    nobody = make_staff("nobody")
-    gone = make_staff("gone", databases=["demo"])
+    boss = StaffFactory(username="boss", is_superuser=True, databases=["other"])
+    clerk = StaffFactory(username="clerk", databases=["other", "retired-db"])
+    nobody = StaffFactory(username="nobody")
+    gone = StaffFactory(username="gone", databases=["demo"])
     gone.is_active = False
     gone.save()
     assert databases_for_user(boss) == ["demo", "other"]
@@ -128,82 +100,96 @@ def test_superusers_may_use_every_configured_database_others_what_was_granted():
     assert databases_for_user(None) == []
 
 
-def test_the_header_lists_only_the_users_databases_and_switching_persists(client):
-    clerk = make_staff("clerk", databases=["demo", "other"])
+def test_the_database_is_in_every_admin_url_and_the_switcher_navigates(client):
+    clerk = StaffFactory(username="clerk", databases=["demo", "other"])
     make_record(Grievance, "demo", subscriber_ID="DEMO01")
     make_record(Grievance, "other", subscriber_ID="OTHER01")
     client.force_login(clerk)
 
+    assert admin_url(Grievance) == "/admin/demo/grievances/grievance/"
     page = client.get(admin_url(Grievance)).content.decode()
     assert 'name="database"' in page and '<option value="demo" selected>' in page
     assert '<option value="other"' in page
     assert "DEMO01" in page and "OTHER01" not in page
+    # Another database is another URL; neither changes what the other shows.
+    page = client.get(admin_url(Grievance, database="other")).content.decode()
+    assert "OTHER01" in page and "DEMO01" not in page and '<option value="other" selected>' in page
+    assert "DEMO01" in client.get(admin_url(Grievance)).content.decode()
 
-    response = client.post("/admin/vba-database/", {"database": "other", "next": admin_url(Grievance)})
-    assert response.status_code == 302 and response["Location"] == admin_url(Grievance)
-    assert client.session[SESSION_KEY] == "other"
-    page = client.get(admin_url(Grievance)).content.decode()
-    assert "OTHER01" in page and "DEMO01" not in page
-    assert '<option value="other" selected>' in page
-    assert "now working on the client database “other”" in page
+    response = client.get("/admin/vba-database/", {"database": "other", "next": admin_url(Grievance)})
+    assert response.status_code == 302 and response["Location"] == admin_url(Grievance, database="other")
 
 
-def test_a_database_not_granted_cannot_be_chosen(client):
-    clerk = make_staff("clerk", databases=["demo"])
+def test_a_database_not_granted_is_a_styled_no_access_page(client):
+    clerk = StaffFactory(username="clerk", databases=["demo"])
     client.force_login(clerk)
     page = client.get("/admin/").content.decode()
     assert '<option value="demo"' in page and '<option value="other"' not in page
-    assert "You have no client database to work on" not in page
+    assert 'href="/admin/demo/"' in page and "You have no client database to work on" not in page
 
-    response = client.post("/admin/vba-database/", {"database": "other"}, follow=True)
-    assert SESSION_KEY not in client.session
-    assert "You may not use the client database “other”" in response.content.decode()
-    # A choice kept from before the grant was taken away is not honoured either.
-    session = client.session
-    session[SESSION_KEY] = "other"
-    session.save()
     make_record(Grievance, "other", subscriber_ID="OTHER01")
-    assert "OTHER01" not in client.get(admin_url(Grievance)).content.decode()
+    for url in [
+        admin_url(Grievance, database="other"),
+        "/admin/other/",
+        "/admin/vba-database/?database=other",
+    ]:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        page = response.content.decode()
+        assert "You may not use the client database “other”" in page and "OTHER01" not in page
+        assert 'id="header"' in page  # the admin's own page, not a bare 403
 
 
 def test_switching_away_from_a_record_lands_on_its_list(client, superuser):
     grievance = make_record(Grievance, "demo")
     next_url = admin_url(Grievance, "change", grievance.pk)
-    response = client.post("/admin/vba-database/", {"database": "other", "next": next_url})
-    assert response["Location"] == admin_url(Grievance)
-    response = client.post("/admin/vba-database/", {"database": "demo", "next": "https://evil.example/"})
-    assert response["Location"] == "/admin/"
+    response = client.get("/admin/vba-database/", {"database": "other", "next": next_url})
+    assert response["Location"] == admin_url(Grievance, database="other")
+    response = client.get("/admin/vba-database/", {"database": "demo", "next": "https://evil.example/"})
+    assert response["Location"] == "/admin/demo/"
 
 
-def test_the_switcher_needs_a_staff_login_and_a_post(client):
-    response = client.post("/admin/vba-database/", {"database": "demo"})
+def test_the_switcher_needs_a_staff_login(client):
+    response = client.get("/admin/vba-database/", {"database": "demo"})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
-    client.force_login(make_staff("clerk", databases=["demo"]))
-    assert client.get("/admin/vba-database/").status_code == 405
+
+
+def test_a_form_opened_in_one_database_saves_only_there(client, superuser):
+    """Two tabs: a grievance of demo opened in one, the other tab on other; the first tab saves."""
+    mine = make_record(Grievance, "demo", subscriber_ID="DEMO-8")
+    theirs = make_record(Grievance, "other", subscriber_ID="OTHER-8", grievance_Key=mine.pk)
+    page = client.get(admin_url(Grievance, "change", mine.pk))
+    client.get(admin_url(Grievance, database="other"))  # the other tab
+    response = client.post(admin_url(Grievance, "change", mine.pk), form_data(page, subscriber_ID="EDITED"))
+    assert response.status_code == 302
+    with using_client_database("demo"):
+        assert Grievance.objects.get(pk=mine.pk).subscriber_ID == "EDITED"
+    with using_client_database("other"):
+        assert Grievance.objects.get(pk=theirs.pk).subscriber_ID == "OTHER-8"
 
 
 def test_a_staff_user_without_a_database_gets_a_clear_message(client):
-    client.force_login(make_staff("newcomer"))
+    client.force_login(StaffFactory(username="newcomer"))
     index = client.get("/admin/")
     assert index.status_code == 200
     page = index.content.decode()
     assert "No client database is open to you" in page and "You have no client database to work on" in page
     assert admin_url(Grievance) not in page
-    for model in ENTITIES:
+    for model in MODELS:
         for url in [admin_url(model), admin_url(model, "add")]:
             response = client.get(url)
             assert response.status_code == 403
-            assert "You have no client database to work on" in response.content.decode()
+            assert "You may not use the client database “demo”" in response.content.decode()
     response = client.get(
-        "/admin/autocomplete/?app_label=carecases&model_name=carecaseclinicaltrial&field_name=case_Key&term=1"
+        "/admin/demo/autocomplete/?app_label=carecases&model_name=carecaseclinicaltrial&field_name=case_Key&term=1"
     )
     assert response.status_code == 403
-    assert client.get("/admin/carecases/").status_code == 403
+    assert client.get("/admin/demo/carecases/").status_code == 403
     assert client.get("/admin/password_change/").status_code == 200
 
 
 def test_granting_databases_on_the_user_page(client, superuser):
-    clerk = make_staff("clerk")
+    clerk = StaffFactory(username="clerk")
     url = f"/admin/auth/user/{clerk.pk}/change/"
     page = client.get(url)
     assert "client databases (superusers may use every one)" in page.content.decode().lower()
@@ -220,7 +206,7 @@ def test_granting_databases_on_the_user_page(client, superuser):
 # --- change lists ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ENTITIES, ids=lambda m: m.__name__)
+@EACH_MODEL
 def test_change_lists_have_columns_filters_search_and_only_the_selected_database(client, superuser, model):
     rng = random.Random(model.__name__)
     mine = [make_record(model, "demo", rng) for _ in range(3)]
@@ -282,7 +268,7 @@ def test_filters_on_status_type_and_category(client, superuser):
 # --- change forms ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ENTITIES, ids=lambda m: m.__name__)
+@EACH_MODEL
 def test_change_forms_group_every_field_once_legacy_collapsed_audit_read_only(client, superuser, model):
     record = make_record(model, "demo")
     response = client.get(admin_url(model, "change", record.pk))
@@ -292,7 +278,7 @@ def test_change_forms_group_every_field_once_legacy_collapsed_audit_read_only(cl
     shown = [name for fieldset in adminform for name in flatten(fieldset.fields)]
     spec = entity_spec(model)
     expected = {f.name for f in spec.fields if f.model_field.editable or f.is_audit or f.is_key}
-    assert sorted(shown) == sorted(expected)  # every field, each exactly once
+    assert sorted(shown) == sorted([*expected, VERSION_FIELD])  # every field once, and the version
     assert None not in sections  # no unnamed, alphabetical heap
     audit = [f.name for f in spec.fields if f.is_audit]
     assert flatten(sections[RECORD_SECTION].fields) == audit
@@ -324,9 +310,9 @@ def test_the_auth_form_has_its_sections(client, superuser):
 
 def test_adding_a_grievance_sets_the_audit_fields_like_the_api(client):
     long_name = "grievance.staff.member.with.a.long.name"
-    user = make_staff(long_name, databases=["other"])
+    user = StaffFactory(username=long_name, databases=["other"])
     client.force_login(user)
-    page = client.get(admin_url(Grievance, "add"))
+    page = client.get(admin_url(Grievance, "add", database="other"))
     received = split(dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC))
     data = form_data(
         page,
@@ -339,7 +325,7 @@ def test_adding_a_grievance_sets_the_audit_fields_like_the_api(client):
         _save="Save",
     )
     before = timezone.now()
-    response = client.post(admin_url(Grievance, "add"), data)
+    response = client.post(admin_url(Grievance, "add", database="other"), data)
     assert response.status_code == 302
     with using_client_database("other"):
         grievance = Grievance.objects.get(subscriber_ID="S100")
@@ -358,13 +344,13 @@ def test_changing_keeps_entry_and_sets_update(client, superuser):
     with using_client_database("demo"):
         grievance.refresh_from_db()
     assert grievance.issue == "after"
-    assert (grievance.entry_Date, grievance.entry_User) == (OLD, "api-user")
+    assert (grievance.entry_Date, grievance.entry_User) == (OLD, OLD_USER)
     assert grievance.update_User == "boss" and grievance.update_Date > OLD
 
 
 def test_claim_prompt_pay_keeps_the_full_user_name_its_column_allows(client):
     name = "prompt.pay.maintainer.with.a.long.name"
-    client.force_login(make_staff(name, databases=["demo"]))
+    client.force_login(StaffFactory(username=name, databases=["demo"]))
     page = client.get(admin_url(ClaimPromptPay, "add"))
     response = client.post(admin_url(ClaimPromptPay, "add"), form_data(page, group_ID="G1", _save="Save"))
     assert response.status_code == 302
@@ -412,7 +398,7 @@ def test_a_clinical_trial_must_name_a_case_of_the_same_database(client, superuse
     mine = make_record(CareCase, "demo")
     theirs = make_record(CareCase, "other", case_Key=mine.pk + 1000)
     page = client.get(admin_url(CareCaseClinicalTrial, "add"))
-    assert 'data-ajax--url="/admin/autocomplete/"' in page.content.decode()
+    assert 'data-ajax--url="/admin/demo/autocomplete/"' in page.content.decode()
     response = client.post(
         admin_url(CareCaseClinicalTrial, "add"), form_data(page, case_Key=str(theirs.pk), _save="Save")
     )
@@ -431,13 +417,13 @@ def test_autocomplete_of_cases_searches_the_selected_database(client, superuser)
     make_record(CareCase, "demo", case_ID="CASE-DEMO")
     make_record(CareCase, "other", case_ID="CASE-OTHER")
     url = (
-        "/admin/autocomplete/?app_label=carecases&model_name=carecaseclinicaltrial"
+        "/admin/{}/autocomplete/?app_label=carecases&model_name=carecaseclinicaltrial"
         "&field_name=case_Key&term=CASE"
     )
-    results = client.get(url).json()["results"]
-    assert len(results) == 1
-    client.post("/admin/vba-database/", {"database": "other"})
-    assert len(client.get(url).json()["results"]) == 1
+    for database in ("demo", "other"):
+        (found,) = client.get(url.format(database)).json()["results"]
+        with using_client_database(database):
+            assert CareCase.objects.get(pk=found["id"]).case_ID == f"CASE-{database.upper()}"
 
 
 def test_a_care_case_page_adds_and_edits_its_clinical_trials_inline(client, superuser):
@@ -463,14 +449,17 @@ def test_a_care_case_page_adds_and_edits_its_clinical_trials_inline(client, supe
     assert set(trials) == {"New title", "Added inline"}
     added, edited = trials["Added inline"], trials["New title"]
     assert added.protocol_Number == "P-77" and added.entry_User == added.update_User == "boss"
-    assert edited.pk == existing.pk and (edited.entry_Date, edited.entry_User) == (OLD, "api-user")
+    assert edited.pk == existing.pk and (edited.entry_Date, edited.entry_User) == (OLD, OLD_USER)
     assert edited.update_User == "boss" and edited.update_Date > OLD
+    # The inline's writes are in the trails, as the admin's, by boss.
+    assert latest_change(CareCaseClinicalTrial, added.pk) == ("create", "boss", "admin")
+    assert latest_change(CareCaseClinicalTrial, edited.pk) == ("update", "boss", "admin")
 
 
 # --- actions --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ENTITIES, ids=lambda m: m.__name__)
+@EACH_MODEL
 def test_csv_export_of_the_selected_rows_with_api_names(client, superuser, model):
     rng = random.Random(7)
     chosen = [make_record(model, "demo", rng) for _ in range(2)]
@@ -489,7 +478,7 @@ def test_csv_export_of_the_selected_rows_with_api_names(client, superuser, model
     assert sorted(row[0] for row in rows[1:]) == sorted(str(r.pk) for r in chosen)
     first = next(row for row in rows[1:] if row[0] == str(chosen[0].pk))
     values = dict(zip(rows[0], first, strict=True))
-    assert values["entry_Date"] == "2023-05-06T07:08:09Z" and values["entry_User"] == "api-user"
+    assert values["entry_Date"] == "2023-05-06T07:08:09Z" and values["entry_User"] == OLD_USER
     with using_client_database("demo"):
         record = model.objects.get(pk=chosen[0].pk)
     for field in spec.fields:
@@ -509,9 +498,8 @@ def test_csv_export_of_the_selected_rows_with_api_names(client, superuser, model
 def test_export_of_every_row_across_pages(client, superuser):
     for _ in range(3):
         make_record(ClaimPromptPay, "other")
-    client.post("/admin/vba-database/", {"database": "other"})
     response = client.post(
-        admin_url(ClaimPromptPay),
+        admin_url(ClaimPromptPay, database="other"),
         {"action": "export_csv", "select_across": "1", "_selected_action": ["1"], "index": "0"},
     )
     assert len(response.content.decode().strip().splitlines()) == 4
@@ -537,7 +525,20 @@ def test_mark_resolved_sets_the_dates_that_are_missing(client, superuser):
     assert open_one.grievance_Resolved >= before and open_one.resolution_Date == open_one.grievance_Resolved
     assert half.grievance_Resolved == OLD and half.resolution_Date >= before
     assert open_one.update_User == half.update_User == "boss" and open_one.update_Date >= before
-    assert (done.update_Date, done.update_User) == (OLD, "api-user")
+    assert (done.update_Date, done.update_User) == (OLD, OLD_USER)
+    assert (
+        latest_change(Grievance, open_one.pk)
+        == latest_change(Grievance, half.pk)
+        == ("update", "boss", "admin")
+    )
+    assert latest_change(Grievance, done.pk)[0] == "create"  # left alone
+
+
+def test_deleting_in_the_admin_is_recorded(client, superuser):
+    grievance = make_record(Grievance, "demo", subscriber_ID="GONE1")
+    url = admin_url(Grievance, "delete", grievance.pk)
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert latest_change(Grievance, grievance.pk) == ("delete", "boss", "admin")
 
 
 def test_mark_resolved_on_the_open_list_selected_across(client, superuser):
@@ -556,7 +557,7 @@ def test_mark_resolved_on_the_open_list_selected_across(client, superuser):
 
 
 def test_mark_resolved_needs_the_change_permission(client):
-    viewer = make_staff("viewer", databases=["demo"])
+    viewer = StaffFactory(username="viewer", databases=["demo"])
     viewer.user_permissions.set(Permission.objects.filter(codename="view_grievance"))
     client.force_login(viewer)
     grievance = make_record(Grievance, "demo", grievance_Resolved=None)
@@ -565,3 +566,63 @@ def test_mark_resolved_needs_the_change_permission(client):
     client.post(admin_url(Grievance), {"action": "mark_resolved", "_selected_action": [str(grievance.pk)]})
     with using_client_database("demo"):
         assert Grievance.objects.get(pk=grievance.pk).grievance_Resolved is None
+
+
+# --- history and conflicts --------------------------------------------------------------------
+
+
+def latest_change(model, key, database="demo"):
+    """(action, user, via) of the record's newest history entry."""
+    with using_client_database(database):
+        entry = record_history(model, key).first()
+    return entry.history_action, entry.history_user, entry.history_via
+
+
+def test_a_records_history_page_shows_who_changed_what_from_what_to_what(client, superuser):
+    grievance = make_record(Grievance, "demo", issue="before")
+    url = admin_url(Grievance, "change", grievance.pk)
+    assert client.post(url, form_data(client.get(url), issue="after", _save="Save")).status_code == 302
+    page = client.get(admin_url(Grievance, "history", grievance.pk)).content.decode()
+    assert "boss" in page and "the admin" in page and "Changed" in page
+    assert "before" in page and "after" in page
+    # The trail lives with the record's database: other's grievance of the same key has none of it.
+    make_record(Grievance, "other", grievance_Key=grievance.pk)
+    page = client.get(admin_url(Grievance, "history", grievance.pk, database="other")).content.decode()
+    assert "after" not in page
+
+
+def test_superusers_browse_every_change_of_a_database_and_staff_do_not(client, superuser):
+    grievance = make_record(Grievance, "demo", issue="first")
+    url = admin_url(Grievance, "change", grievance.pk)
+    client.post(url, form_data(client.get(url), issue="second", _save="Save"))
+    changes = reverse("admin:history_change_changelist", current_app=site_name("demo"))
+    listed = client.get(changes, {"entity": "Grievance", "username": "boss"}).context["cl"].result_list
+    assert [(c.record_key, c.action) for c in listed][:1] == [(str(grievance.pk), "update")]
+    client.force_login(StaffFactory(username="clerk", databases=["demo"]))
+    assert client.get(changes).status_code == 403
+
+
+def test_recent_actions_are_the_users_changes_in_that_database(client, superuser):
+    grievance = make_record(Grievance, "demo")
+    url = admin_url(Grievance, "change", grievance.pk)
+    client.post(url, form_data(client.get(url), issue="changed here", _save="Save"))
+    assert f"grievance {grievance.pk}" in client.get("/admin/demo/").content.decode()
+    assert f"grievance {grievance.pk}" not in client.get("/admin/other/").content.decode()
+
+
+def test_saving_over_a_change_made_meanwhile_is_refused_and_says_what_changed(client, superuser, api):
+    grievance = make_record(Grievance, "demo", issue="opened", subscriber_ID="S1")
+    url = admin_url(Grievance, "change", grievance.pk)
+    page = client.get(url)  # the care manager opens the form ...
+    meanwhile = {"subscriber_ID": "S2", "issue": "by the API"}
+    changed = api.put(f"/vbasoftware/grievances/{grievance.pk}", meanwhile)
+    assert changed.status_code == 200  # ... an integration changes the record meanwhile ...
+    response = client.post(url, form_data(page, issue="mine", _save="Save"))  # ... she saves.
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "was changed after you opened it" in text and api.username in text and "the API" in text
+    assert "subscriber_ID" in text and "Nothing was saved" in text
+    with using_client_database("demo"):
+        assert Grievance.objects.get(pk=grievance.pk).issue == "by the API"
+    # Reopened, the form saves.
+    assert client.post(url, form_data(client.get(url), issue="mine", _save="Save")).status_code == 302

@@ -15,9 +15,12 @@ import jwt
 import pytest
 import time_machine
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from grievances.models import Grievance
+from tests.support.answers import data_of, problem_of
+from tests.support.api import LOGIN_ROUTE, id_token_of
+from tests.support.entities import batch_url
+from tests.support.factories import ApiKeyFactory, UserFactory
 from vbaproject.accounts.services import user_set_databases
 from vbaproject.accounts.tokens import signing_key
 from vbaproject.db.routing import using_client_database
@@ -26,23 +29,11 @@ from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-LOGIN_ROUTE = "/vbasoftware/user-authentication"
-BATCH = "/vbasoftware/grievances-batch"
+BATCH = batch_url(Grievance)
 BEARER_CHALLENGE = 'Bearer realm="vbasoftware"'
 INVALID_TOKEN_CHALLENGE = 'Bearer realm="vbasoftware", error="invalid_token"'
 BASIC_CHALLENGE = 'Basic realm="vbasoftware"'
-
-
-def problem_of(response, status):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["data"] is None
-    assert body["debug"]["activityID"] == response["x-activity-id"]
-    error = body["error"]
-    assert error["status"] == status and error["title"] and error["type"]
-    assert error["detail"]
-    return error
+OTHER_PASSWORD = "another-password-2"  # the users the tests make besides api.user
 
 
 def unauthorized(response, challenge=BEARER_CHALLENGE):
@@ -53,17 +44,6 @@ def unauthorized(response, challenge=BEARER_CHALLENGE):
 
 def put_empty(api, **kwargs):
     return api.put(BATCH, [], **kwargs)
-
-
-def id_token_of(response):
-    assert response.status_code == 200, response.content
-    return response.json()["data"]["authenticationResult"]["idToken"]
-
-
-def make_user(username, password="another-password-2", databases=(), **fields):
-    user = get_user_model().objects.create_user(username, password=password, **fields)
-    user_set_databases(user, list(databases))
-    return user
 
 
 def bearer(api, token):
@@ -88,10 +68,7 @@ def handmade_token(header, claims, signature=b"not-a-signature"):
 
 def test_login_answers_a_bearer_id_token_in_the_envelope(api):
     response = api.log_in(api.username, api.password)
-    assert response.status_code == 200
-    body = response.json()
-    assert body["error"] is None and body["debug"]["activityID"] == response["x-activity-id"]
-    result = body["data"]["authenticationResult"]
+    result = data_of(response, 200)["authenticationResult"]
     assert set(result) == {"idToken", "expiresIn", "tokenType"}
     assert result["tokenType"] == "Bearer" and result["expiresIn"] == 86400
     assert response["Cache-Control"] == "no-store"
@@ -106,7 +83,7 @@ def test_login_answers_a_bearer_id_token_in_the_envelope(api):
 def test_the_token_lifetime_is_configurable(api, settings):
     settings.VBA_TOKEN_LIFETIME_SECONDS = 90
     response = api.log_in(api.username, api.password)
-    assert response.json()["data"]["authenticationResult"]["expiresIn"] == 90
+    assert data_of(response, 200)["authenticationResult"]["expiresIn"] == 90
     claims = claims_of(id_token_of(response))
     assert claims["exp"] - claims["iat"] == 90
 
@@ -126,11 +103,10 @@ def test_the_vba_client_headers_may_be_sent_to_login(api):
 
 
 def test_the_user_is_the_one_recorded_in_the_audit_fields(api):
-    make_user("grievance-clerk", databases=["demo"])
-    bearer(api, id_token_of(api.log_in("grievance-clerk", "another-password-2")))
-    response = api.put(BATCH, [sample_item(Grievance)])
-    assert response.status_code == 207
-    key = response.json()["data"][0]["id"][0]["value"]
+    UserFactory(username="grievance-clerk", password=OTHER_PASSWORD, databases=["demo"])
+    bearer(api, id_token_of(api.log_in("grievance-clerk", OTHER_PASSWORD)))
+    (result,) = data_of(api.put(BATCH, [sample_item(Grievance)]), 207)
+    key = result["id"][0]["value"]
     with using_client_database("demo"):
         row = Grievance.objects.get(pk=key)
     assert (row.entry_User, row.update_User) == ("grievance-clerk", "grievance-clerk")
@@ -203,16 +179,16 @@ def test_login_needs_the_database_header(api):
 def test_login_to_a_database_the_key_or_the_user_may_not_use_is_403(api):
     api.api_key.databases = ["demo"]
     api.api_key.save()
-    make_user("demo-only", databases=["demo"])
-    make_user("other-only", databases=["other"])
+    UserFactory(username="demo-only", password=OTHER_PASSWORD, databases=["demo"])
+    UserFactory(username="other-only", password=OTHER_PASSWORD, databases=["other"])
     assert api.log_in(api.username, api.password, database="demo").status_code == 200
     problem_of(api.log_in(api.username, api.password, database="other"), 403)  # the key may not
-    problem_of(api.log_in("other-only", "another-password-2", database="demo"), 403)  # the user may not
-    problem_of(api.log_in("demo-only", "another-password-2", database="nope"), 403)  # not configured
+    problem_of(api.log_in("other-only", OTHER_PASSWORD, database="demo"), 403)  # the user may not
+    problem_of(api.log_in("demo-only", OTHER_PASSWORD, database="nope"), 403)  # not configured
 
 
 def test_a_superuser_may_use_every_database_the_key_allows(api):
-    get_user_model().objects.create_superuser("root", password="root-password-3")
+    UserFactory(username="root", password="root-password-3", is_staff=True, is_superuser=True)
     for database in ("demo", "other"):
         bearer(api, id_token_of(api.log_in("root", "root-password-3", database=database)))
         assert put_empty(api, database=database).status_code == 207
@@ -404,8 +380,7 @@ def test_a_token_stops_working_when_the_user_is_deleted(api):
 
 def test_a_token_works_with_any_valid_key_of_the_application(api):
     # The token is the user's; the key is the application's. Either may be swapped.
-    _, second_key = ApiKey.objects.create_key(name="second", databases=["demo"])
-    api.credentials["x-api-key"] = second_key
+    api.credentials["x-api-key"] = ApiKeyFactory(name="second", databases=["demo"]).key
     assert put_empty(api).status_code == 207
 
 

@@ -1,6 +1,5 @@
 """How an operator makes API keys and users: the two commands and the admin, then a real login."""
 
-import base64
 import datetime as dt
 import io
 import re
@@ -10,13 +9,15 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from grievances.models import Grievance
+from tests.support.api import ApiClient, id_token_of
+from tests.support.entities import batch_url
+from tests.support.factories import ApiKeyFactory, UserFactory
 from vbaproject.accounts.permissions import databases_for_user
 from vbaproject.models import ApiKey, UserDatabase
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-LOGIN_ROUTE = "/vbasoftware/user-authentication"
-BATCH = "/vbasoftware/grievances-batch"
 
 
 @pytest.fixture(autouse=True)
@@ -31,20 +32,12 @@ def run(*args):
 
 
 def log_in(client, key, username, password, database="demo"):
-    basic = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return client.post(
-        LOGIN_ROUTE,
-        headers={"x-api-key": key, "Authorization": f"Basic {basic}", "vbasoftware-database": database},
-    )
+    return ApiClient(client, database, {"x-api-key": key}).log_in(username, password)
 
 
 def put_empty(client, key, token, database="demo"):
-    return client.put(
-        BATCH,
-        b"[]",
-        content_type="application/json",
-        headers={"x-api-key": key, "Authorization": f"Bearer {token}", "vbasoftware-database": database},
-    )
+    credentials = {"x-api-key": key, "Authorization": f"Bearer {token}"}
+    return ApiClient(client, database, credentials).put(batch_url(Grievance), [])
 
 
 def test_an_operator_makes_a_key_and_a_user_and_the_client_logs_in(client, monkeypatch):
@@ -54,9 +47,7 @@ def test_an_operator_makes_a_key_and_a_user_and_the_client_logs_in(client, monke
     assert "acme integration" in output and "demo, other" in output
     monkeypatch.setenv("VBA_USER_PASSWORD", "care-manager-password-6")
     assert "Created user 'carla'" in run("create_api_user", "carla", "--databases", "demo")
-    response = log_in(client, key, "carla", "care-manager-password-6")
-    assert response.status_code == 200, response.content
-    token = response.json()["data"]["authenticationResult"]["idToken"]
+    token = id_token_of(log_in(client, key, "carla", "care-manager-password-6"))
     assert put_empty(client, key, token).status_code == 207
     assert put_empty(client, key, token, database="other").status_code == 403  # carla: demo only
     assert log_in(client, key, "carla", "care-manager-password-6", database="other").status_code == 403
@@ -101,7 +92,7 @@ def test_create_api_key_needs_databases():
 
 
 def test_create_api_user_updates_password_and_grants(client, monkeypatch):
-    _, key = ApiKey.objects.create_key(name="k", databases=["demo", "other"])
+    key = ApiKeyFactory(databases=["demo", "other"]).key
     monkeypatch.setenv("VBA_USER_PASSWORD", "first-password-7")
     run("create_api_user", "dana", "--databases", "demo")
     monkeypatch.setenv("VBA_USER_PASSWORD", "second-password-8")
@@ -148,7 +139,7 @@ def test_the_password_is_never_printed(monkeypatch):
 
 @pytest.fixture
 def admin_client(client):
-    admin = get_user_model().objects.create_superuser("admin", password="admin-password-12")
+    admin = UserFactory(username="admin", is_staff=True, is_superuser=True)
     client.force_login(admin)
     return client
 
@@ -175,9 +166,7 @@ def test_the_admin_creates_a_key_shows_it_once_and_can_revoke_it(admin_client, m
     # It works, until it is revoked in the admin.
     monkeypatch.setenv("VBA_USER_PASSWORD", "gina-password-13")
     run("create_api_user", "gina", "--databases", "demo")
-    logged_in = log_in(admin_client, key, "gina", "gina-password-13")
-    assert logged_in.status_code == 200
-    token = logged_in.json()["data"]["authenticationResult"]["idToken"]
+    token = id_token_of(log_in(admin_client, key, "gina", "gina-password-13"))
     assert put_empty(admin_client, key, token).status_code == 207
     response = admin_client.post(
         f"/admin/vbaproject/apikey/{api_key.pk}/change/",
@@ -194,7 +183,7 @@ def test_the_admin_creates_a_key_shows_it_once_and_can_revoke_it(admin_client, m
 
 
 def test_the_admin_lists_keys_without_their_secret(admin_client):
-    _, key = ApiKey.objects.create_key(name="listed", databases=["demo", "other"])
+    key = ApiKeyFactory(name="listed").key
     page = admin_client.get("/admin/vbaproject/apikey/").content.decode()
     assert "listed" in page and key.partition(".")[0] in page
     assert key.partition(".")[2] not in page

@@ -11,7 +11,8 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from tests.entities import BATCH_ROUTES, MODELS
+from tests.support.answers import data_of, problem_of
+from tests.support.entities import EACH_MODEL, batch_url
 from vbaproject.api.activity import ActivityIdFilter
 from vbaproject.db.routing import using_client_database
 from vbaproject.engine.upsert import upsert_batch
@@ -20,16 +21,9 @@ from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-BY_NAME = pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
-
 
 def put(api, model, items, **kwargs):
-    response = api.put(BATCH_ROUTES[model], items, **kwargs)
-    assert response.status_code == 207, response.content
-    body = response.json()
-    assert body["error"] is None
-    assert body["debug"]["activityID"] == response["x-activity-id"]
-    return body["data"]
+    return data_of(api.put(batch_url(model), items, **kwargs), 207)
 
 
 def key_of(result):
@@ -41,7 +35,7 @@ def rows(model, database="demo"):
         return {obj.pk: obj for obj in model.objects.all()}
 
 
-@BY_NAME
+@EACH_MODEL
 def test_create_then_update_in_input_order(api, model):
     spec = entity_spec(model)
     first = put(api, model, [sample_item(model), sample_item(model), sample_item(model)])
@@ -61,7 +55,7 @@ def test_an_empty_array_answers_207_with_no_results(api):
     assert put(api, Grievance, []) == []
 
 
-@BY_NAME
+@EACH_MODEL
 def test_put_replaces_nulls_what_is_left_out_and_keeps_the_entry_audit(api, model):
     spec = entity_spec(model)
     full = sample_item(model, fill=1.0)
@@ -247,74 +241,64 @@ def test_databases_are_isolated_through_the_api(api):
 # Whole-request failures -------------------------------------------------------------------------
 
 
-def problem_of(response, status):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["data"] is None
-    assert body["error"]["status"] == status
-    assert {"type", "title", "status", "detail", "instance"} <= set(body["error"])
-    assert body["debug"]["activityID"] == response["x-activity-id"]
-    return body["error"]
-
-
 def test_missing_database_header_is_400(api):
-    error = problem_of(api.put(BATCH_ROUTES[Grievance], [], database=None), 400)
+    error = problem_of(api.put(batch_url(Grievance), [], database=None), 400)
     assert "vbasoftware-database" in error["detail"]
 
 
 def test_unknown_database_is_403(api):
-    problem_of(api.put(BATCH_ROUTES[Grievance], [], database="nope"), 403)
-    problem_of(api.put(BATCH_ROUTES[Grievance], [], database="default"), 403)
+    problem_of(api.put(batch_url(Grievance), [], database="nope"), 403)
+    problem_of(api.put(batch_url(Grievance), [], database="default"), 403)
 
 
 @pytest.mark.parametrize("body", [b"{", b"[1,", b"\xff\xfe", b"NaN", b'"text"', b"{}", b"12", b"null", b""])
 def test_invalid_json_or_not_an_array_is_400(api, body):
-    problem_of(api.put(BATCH_ROUTES[Grievance], body), 400)
+    problem_of(api.put(batch_url(Grievance), body), 400)
 
 
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x", ""]
 )
 def test_a_non_json_content_type_is_415(api, content_type):
-    problem_of(api.put(BATCH_ROUTES[Grievance], b"[]", content_type=content_type), 415)
+    problem_of(api.put(batch_url(Grievance), b"[]", content_type=content_type), 415)
 
 
 @pytest.mark.parametrize(
     "content_type", ["application/json; charset=utf-8", "text/json", "application/vnd.x+json"]
 )
 def test_every_json_content_type_is_accepted(api, content_type):
-    assert api.put(BATCH_ROUTES[Grievance], b"[]", content_type=content_type).status_code == 207
+    assert api.put(batch_url(Grievance), b"[]", content_type=content_type).status_code == 207
 
 
 def test_too_many_items_is_413(api, settings):
     settings.VBA_BATCH_MAX_ITEMS = 3
-    assert api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance) for _ in range(3)]).status_code == 207
-    error = problem_of(api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance) for _ in range(4)]), 413)
+    assert api.put(batch_url(Grievance), [sample_item(Grievance) for _ in range(3)]).status_code == 207
+    error = problem_of(api.put(batch_url(Grievance), [sample_item(Grievance) for _ in range(4)]), 413)
     assert "VBA_BATCH_MAX_ITEMS" in error["detail"]
 
 
 def test_too_large_a_body_is_413(api, settings):
     settings.VBA_BATCH_MAX_BYTES = 1000
-    error = problem_of(api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance, issue="x" * 2000)]), 413)
+    error = problem_of(api.put(batch_url(Grievance), [sample_item(Grievance, issue="x" * 2000)]), 413)
     assert "VBA_BATCH_MAX_BYTES" in error["detail"]
 
 
 def test_an_unreachable_database_is_503(api, offline_database):
     api.allow_database(offline_database)
-    response = api.put(BATCH_ROUTES[Grievance], [sample_item(Grievance)], database=offline_database)
+    response = api.put(batch_url(Grievance), [sample_item(Grievance)], database=offline_database)
     problem_of(response, 503)
     assert response["Retry-After"]
 
 
 def test_unknown_routes_and_methods_answer_in_the_envelope(api):
     problem_of(api.put("/vbasoftware/no-such-batch", []), 404)
-    problem_of(api.request("PATCH", BATCH_ROUTES[Grievance], []), 405)
+    problem_of(api.request("PATCH", batch_url(Grievance), []), 405)
 
 
 def test_log_lines_of_a_request_carry_its_activity_id(api, caplog):
     caplog.handler.addFilter(ActivityIdFilter())
     with caplog.at_level(logging.INFO):
-        response = api.put(BATCH_ROUTES[Grievance], b"{", database="demo")
+        response = api.put(batch_url(Grievance), b"{", database="demo")
     ours = [r for r in caplog.records if r.name == "django.request"]
     assert ours and all(r.activity_id == response["x-activity-id"] for r in ours)
 

@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 
 from auths.models import Auth
 from grievances.models import Grievance
-from tests.batch_oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run
-from tests.entities import BATCH_ROUTES
+from tests.support.answers import data_of
+from tests.support.entities import batch_url
+from tests.support.oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run
 from vbaproject.db.routing import using_client_database
+from vbaproject.history.context import recorded_transaction, writing_as
+from vbaproject.history.models import history_model
 from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
@@ -92,6 +95,11 @@ def items_for(model):
 
 def seed(model, keys):
     extra = {"tPlan_Printed": "N"} if model is Auth else {}
+    with writing_as("seed-history", "command"), recorded_transaction("demo"):
+        _seed(model, keys, extra)
+
+
+def _seed(model, keys, extra):
     model.objects.bulk_create(
         [
             model(
@@ -122,15 +130,15 @@ def check(api, model, items, chunk_rows, django_settings):
     )
     with using_client_database("demo"), transaction.atomic(using="demo"):
         seed(model, keys["initial"])
-        response = api.put(BATCH_ROUTES[model], items)
-        assert response.status_code == 207, response.content
-        results = response.json()["data"]
+        response = api.put(batch_url(model), items)
+        results = data_of(response, 207)
         assert [r["status"] for r in results] == case.statuses, (items, results)
         final = {}
         for key, values in case.final.items():
             if isinstance(key, tuple):  # assigned by the server: take the key it reported
                 key = results[key[1]]["id"][0]["value"]
             final[key] = values
+        check_history(model, case, results)
         assert len(final) == len(case.final), "an assigned key collided with another key"
         rows = {obj.pk: obj for obj in model.objects.all()}
         assert {k: {n: getattr(rows[k], n) for n in TRACKED} for k in rows} == final
@@ -143,6 +151,30 @@ def check(api, model, items, chunk_rows, django_settings):
             if status in (200, 201) and sent not in (None, 0, ""):
                 assert result["id"][0]["value"] == sent
         transaction.set_rollback(True, using="demo")
+
+
+def check_history(model, case, results):
+    """Exactly one history entry per applied item, in order, each with the right old and new values
+    (old: the copy before it); none for a rejected item. Seeded rows start with their creation."""
+    key_name = model._meta.pk.name
+    recorded = {}
+    for entry in history_model(model).objects.order_by("history_id"):
+        recorded.setdefault(getattr(entry, key_name), []).append(entry)
+    expected = {key: [("create", None, values)] for key, values in case.initial.items()}
+    for key, changes in case.history.items():
+        if isinstance(key, tuple):
+            key = results[key[1]]["id"][0]["value"]
+        expected.setdefault(key, []).extend(changes)
+    assert set(recorded) == set(expected), (recorded, expected)
+    for key, changes in expected.items():
+        entries = recorded[key]
+        assert [e.history_action for e in entries] == [action for action, _, _ in changes], key
+        before = None
+        for entry, (_, old, new) in zip(entries, changes, strict=True):
+            assert before == old and {n: getattr(entry, n) for n in TRACKED} == new, key
+            before = new
+        seeded = 1 if key in case.initial else 0
+        assert all((e.history_via, e.history_database) == ("api", "demo") for e in entries[seeded:]), key
 
 
 COMMON = dict(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,8 +1,10 @@
 """The history of every write: each path records who, when, how and what, in its own database.
 
 The triggers write it (vbaproject/history/); these tests write through every path a record
-can change by and read the trail back through the history route and the table itself.
+can change by and read the trail back through the history route and the history tables.
 """
+
+from dataclasses import dataclass
 
 import pytest
 from django.core.management import call_command
@@ -10,20 +12,45 @@ from django.core.management import call_command
 from auths.models import Auth
 from grievances.models import Grievance
 from grievances.services import grievances_mark_resolved
+from tests.support.answers import data_of
 from vbaproject.db.routing import using_client_database
 from vbaproject.engine.delete import delete_records
 from vbaproject.engine.records import save_record
 from vbaproject.history.context import writing_as
 from vbaproject.history.models import Change
+from vbaproject.history.selectors import record_history, with_changes
 from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
 
+@dataclass
+class Entry:
+    action: str
+    changes: dict  # field -> [old, new], as the API writes values
+    database: str
+    username: str | None
+    api_key: str | None
+    activity_id: str | None
+    via: str | None
+
+
 def trail(model, key, database="demo"):
-    """The changes of one record, oldest first, straight from the table."""
+    """The changes of one record, oldest first, from its history table."""
     with using_client_database(database):
-        return list(Change.objects.filter(entity=model.__name__, record_key=str(key)).order_by("id"))
+        entries = with_changes(model, record_history(model, key))
+    return [
+        Entry(
+            e.history_action,
+            {name: [old, new] for name, old, new in fields},
+            e.history_database,
+            e.history_user,
+            e.history_api_key,
+            e.history_activity_id,
+            e.history_via,
+        )
+        for e, fields in reversed(entries)
+    ]
 
 
 def history_of(api, path, status=200, **params):
@@ -33,7 +60,9 @@ def history_of(api, path, status=200, **params):
 
 
 def test_batch_creates_and_updates_record_who_what_and_how(api):
-    first = api.put("/vbasoftware/grievances-batch", [sample_item(Grievance, grievance_Key=5, subscriber_ID="S1")])
+    first = api.put(
+        "/vbasoftware/grievances-batch", [sample_item(Grievance, grievance_Key=5, subscriber_ID="S1")]
+    )
     second = api.put(
         "/vbasoftware/grievances-batch",
         [sample_item(Grievance, grievance_Key=5, subscriber_ID="S2", issue=None, grievance_Status="OPEN")],
@@ -50,7 +79,9 @@ def test_batch_creates_and_updates_record_who_what_and_how(api):
 
 
 def test_the_history_route_pages_newest_first_with_values_as_the_api_writes_them(api):
-    api.post("/vbasoftware/grievances", {"grievance_Key": 9, "grievance_Received": "2024-05-31T13:45:00+02:00"})
+    api.post(
+        "/vbasoftware/grievances", {"grievance_Key": 9, "grievance_Received": "2024-05-31T13:45:00+02:00"}
+    )
     api.put("/vbasoftware/grievances/9", {"grievance_Received": "2024-06-01T00:00:00Z", "subscriber_ID": "X"})
     api.put("/vbasoftware/grievances/9", {"grievance_Received": "2024-06-01T00:00:00Z", "subscriber_ID": "Y"})
     response = history_of(api, "/vbasoftware/grievances/9/history", pageSize=2)
@@ -94,7 +125,11 @@ def test_string_keys_and_duplicates_within_a_batch_are_recorded_in_order(api):
     assert [r["status"] for r in api.put("/vbasoftware/auths", items).json()["data"]] == [201, 200, 200]
     changes = trail(Auth, "A-1")
     assert [c.action for c in changes] == ["create", "update", "update"]
-    assert [c.changes["status"] for c in changes] == [[None, "OPEN"], ["OPEN", "PENDED"], ["PENDED", "APPROVED"]]
+    assert [c.changes["status"] for c in changes] == [
+        [None, "OPEN"],
+        ["OPEN", "PENDED"],
+        ["PENDED", "APPROVED"],
+    ]
     assert history_of(api, "/vbasoftware/auths/A-1/history").json()["data"][0]["key"] == "A-1"
 
 
@@ -127,3 +162,13 @@ def test_engine_services_and_commands_record_their_context(db, settings):
     with using_client_database("demo"):
         seeded = Change.objects.filter(entity="Auth", action="create")
         assert seeded.count() == 2 and {c.via for c in seeded} == {"command"}
+
+
+def test_a_clinical_trials_history_names_its_case_by_key(api):
+    case = data_of(
+        api.post("/vbasoftware/care-plans/7/cases", {"case_Key": 0, "do_Not_Contact": False}), 201
+    )["case_Key"]
+    trial = data_of(api.post("/vbasoftware/care-case-clinical-trials", {"case_Key": case}), 201)
+    key = trial["careCaseClinicalTrial_Key"]
+    (created,) = history_of(api, f"/vbasoftware/care-case-clinical-trials/{key}/history").json()["data"]
+    assert {"field": "case_Key", "old": None, "new": case} in created["changes"]

@@ -11,14 +11,9 @@ import psycopg
 import pytest
 from django.db import connections
 
+from tests.support.entities import ENTITY_TABLES
+
 ROOT = Path(__file__).resolve().parent.parent
-ENTITY_TABLES = {
-    "grievances_grievance",
-    "auths_auth",
-    "carecases_carecase",
-    "carecases_carecaseclinicaltrial",
-    "claims_claimpromptpay",
-}
 
 
 def run_migrate_all(database_url, client_urls):

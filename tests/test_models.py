@@ -1,19 +1,15 @@
 """The five models against the VBAPI field rules (constraints file copied from shared/spec)."""
 
-import json
-from pathlib import Path
-
 import pytest
 from django.db import connections
 
 from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
-from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from tests.support.constraints import CONSTRAINTS, EACH_RULE
+from tests.support.entities import BY_NAME, EACH_MODEL
 from vbaproject.spec.entities import entity_spec
 
-CONSTRAINTS = json.loads((Path(__file__).parent / "data" / "vba-field-constraints.json").read_text())
-MODELS = {m.__name__: m for m in (CareCase, CareCaseClinicalTrial, Grievance, ClaimPromptPay, Auth)}
 KINDS = {
     "Integer": "integer",
     "Float": "number",
@@ -21,22 +17,17 @@ KINDS = {
     "Time": "datetime",
     "String": "string",
 }
-RULES = [
-    (entity, name, rule)
-    for entity, fields in CONSTRAINTS["entities"].items()
-    for name, rule in fields.items()
-]
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
 
 def test_every_documented_field_and_no_other():
     for entity, fields in CONSTRAINTS["entities"].items():
-        assert [f.name for f in entity_spec(MODELS[entity]).fields] == list(fields)
+        assert [f.name for f in entity_spec(BY_NAME[entity]).fields] == list(fields)
 
 
-@pytest.mark.parametrize(("entity", "name", "rule"), RULES, ids=[f"{e}.{n}" for e, n, _ in RULES])
+@EACH_RULE
 def test_field_follows_its_rule(entity, name, rule):
-    field = {f.name: f for f in entity_spec(MODELS[entity]).fields}[name]
+    field = {f.name: f for f in entity_spec(BY_NAME[entity]).fields}[name]
     assert field.kind == KINDS[rule["type"]]
     assert field.nullable == rule["nullable"]
     if not field.is_audit:
@@ -48,7 +39,7 @@ def test_field_follows_its_rule(entity, name, rule):
         assert field.model_field.db_default is (rule["db_default"] == "True")
 
 
-@pytest.mark.parametrize("model", MODELS.values(), ids=MODELS)
+@EACH_MODEL
 def test_database_columns_carry_the_limits(model, demo_db):
     """The limits live in the database too: varchar(n), NOT NULL where the document says so."""
     db = connections[demo_db]

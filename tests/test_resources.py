@@ -9,58 +9,16 @@ from django.test.utils import CaptureQueriesContext
 
 from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
-from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from tests.support.answers import data_of, problem_of
+from tests.support.entities import EACH_MODEL, PLAN, batch_url, collection_url, item_for, record_url
 from vbaproject.db.routing import using_client_database
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-PLAN = 7  # the care plan the care-case routes work under
-COLLECTIONS = {
-    CareCase: f"/vbasoftware/care-plans/{PLAN}/cases",
-    CareCaseClinicalTrial: "/vbasoftware/care-case-clinical-trials",
-    Grievance: "/vbasoftware/grievances",
-    ClaimPromptPay: "/vbasoftware/claim-prompt-pays",
-    Auth: "/vbasoftware/auths",
-}
-BATCHES = {
-    CareCase: "/vbasoftware/care-cases-batch",
-    CareCaseClinicalTrial: "/vbasoftware/care-case-clinical-trials-batch",
-    Grievance: "/vbasoftware/grievances-batch",
-    ClaimPromptPay: "/vbasoftware/claim-prompt-pays-batch",
-    Auth: "/vbasoftware/auths",
-}
-EACH = pytest.mark.parametrize("model", COLLECTIONS, ids=[m.__name__ for m in COLLECTIONS])
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-def item_for(model, **overrides):
-    if model is CareCase:
-        overrides.setdefault("carePlan_Key", PLAN)
-    return sample_item(model, **overrides)
-
-
-def data_of(response, status):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["error"] is None
-    assert body["debug"]["activityID"] == response["x-activity-id"]
-    return body["data"]
-
-
-def problem_of(response, status):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["data"] is None
-    assert body["error"]["status"] == status
-    assert body["error"]["title"] and body["error"]["detail"]
-    return body["error"]["detail"]
-
-
-def record_url(model, key):
-    return f"{COLLECTIONS[model]}/{key}"
 
 
 def stored(model, key, database="demo"):
@@ -82,12 +40,12 @@ def assert_matches_item(model, record, item):
             assert record[field.name] == sent, field.name
 
 
-@EACH
+@EACH_MODEL
 def test_create_read_update_delete(api, model):
     spec = entity_spec(model)
     key_name = spec.key.name
     item = item_for(model, fill=1.0)
-    created = data_of(api.post(COLLECTIONS[model], item), 201)
+    created = data_of(api.post(collection_url(model), item), 201)
     key = created[key_name]
     assert key not in (None, 0, "")
     assert_matches_item(model, created, item)
@@ -114,41 +72,41 @@ def test_create_read_update_delete(api, model):
     problem_of(api.put(record_url(model, key), minimal), 404)
 
 
-@EACH
+@EACH_MODEL
 def test_create_with_a_key_of_ones_own_and_then_a_conflict(api, model):
     key_name = entity_spec(model).key.name
     key = "MY-AUTH-1" if model is Auth else 4242
-    created = data_of(api.post(COLLECTIONS[model], item_for(model, **{key_name: key})), 201)
+    created = data_of(api.post(collection_url(model), item_for(model, **{key_name: key})), 201)
     assert created[key_name] == key
-    detail = problem_of(api.post(COLLECTIONS[model], item_for(model, **{key_name: key})), 409)
+    detail = problem_of(api.post(collection_url(model), item_for(model, **{key_name: key})), 409)["detail"]
     assert str(key) in detail
     assert_matches_item(model, data_of(api.get(record_url(model, key)), 200), {**created})
 
 
-@EACH
+@EACH_MODEL
 def test_invalid_bodies_answer_400_with_the_batch_items_message(api, model):
     spec = entity_spec(model)
     text = next(f for f in spec.client_fields if f.kind == "string" and not f.is_key)
     bad = item_for(model, **{text.name: 12, "no_Such_Field": 1})
-    (batch_result,) = data_of(api.put(BATCHES[model], [bad]), 207)
+    (batch_result,) = data_of(api.put(batch_url(model), [bad]), 207)
     assert batch_result["status"] == 400
-    assert problem_of(api.post(COLLECTIONS[model], bad), 400) == batch_result["body"]
-    created = data_of(api.post(COLLECTIONS[model], item_for(model)), 201)
+    assert problem_of(api.post(collection_url(model), bad), 400)["detail"] == batch_result["body"]
+    created = data_of(api.post(collection_url(model), item_for(model)), 201)
     key = created[entity_spec(model).key.name]
-    assert problem_of(api.put(record_url(model, key), bad), 400) == batch_result["body"]
+    assert problem_of(api.put(record_url(model, key), bad), 400)["detail"] == batch_result["body"]
     for body in ([item_for(model)], "text", 5, None):
-        problem_of(api.post(COLLECTIONS[model], body if body is not None else b"null"), 400)
+        problem_of(api.post(collection_url(model), body if body is not None else b"null"), 400)
         problem_of(api.put(record_url(model, key), body if body is not None else b"null"), 400)
     assert data_of(api.get(record_url(model, key)), 200) == created
 
 
-@EACH
+@EACH_MODEL
 def test_the_body_key_must_be_the_paths(api, model):
     key_name = entity_spec(model).key.name
-    created = data_of(api.post(COLLECTIONS[model], item_for(model)), 201)
+    created = data_of(api.post(collection_url(model), item_for(model)), 201)
     key = created[key_name]
     other = "OTHER-1" if model is Auth else key + 1
-    detail = problem_of(api.put(record_url(model, key), item_for(model, **{key_name: other})), 400)
+    detail = problem_of(api.put(record_url(model, key), item_for(model, **{key_name: other})), 400)["detail"]
     assert key_name in detail and "cannot be changed" in detail
     empty = "" if model is Auth else 0
     for same in (key, empty):
@@ -186,7 +144,7 @@ def test_auths_get_an_assigned_number_and_keep_their_batch_route(api):
 
 @pytest.mark.parametrize("model", [Grievance, Auth], ids=["Grievance", "Auth"])
 def test_databases_are_separate(api, model):
-    created = data_of(api.post(COLLECTIONS[model], item_for(model)), 201)
+    created = data_of(api.post(collection_url(model), item_for(model)), 201)
     key = created[entity_spec(model).key.name]
     api.database = "other"
     problem_of(api.get(record_url(model, key)), 404)
@@ -212,9 +170,9 @@ def test_a_non_json_content_type_is_415(api):
 @pytest.mark.usefixtures("keep_key_sequences")
 def test_a_client_key_at_the_top_of_the_range_leaves_key_assignment_working(api):
     top = 2**31 - 1
-    (result,) = data_of(api.put(BATCHES[Grievance], [item_for(Grievance, grievance_Key=top)]), 207)
+    (result,) = data_of(api.put(batch_url(Grievance), [item_for(Grievance, grievance_Key=top)]), 207)
     assert result["status"] == 201
-    assigned = data_of(api.post(COLLECTIONS[Grievance], item_for(Grievance)), 201)["grievance_Key"]
+    assigned = data_of(api.post(collection_url(Grievance), item_for(Grievance)), 201)["grievance_Key"]
     assert 0 < assigned < top
 
 
@@ -224,13 +182,13 @@ def test_a_client_key_at_the_top_of_the_range_leaves_key_assignment_working(api)
 def test_care_cases_live_under_their_care_plan(api):
     other_plan = f"/vbasoftware/care-plans/{PLAN + 1}/cases"
     # The plan in the path wins over the body's.
-    created = data_of(api.post(COLLECTIONS[CareCase], item_for(CareCase, carePlan_Key=99)), 201)
+    created = data_of(api.post(collection_url(CareCase), item_for(CareCase, carePlan_Key=99)), 201)
     assert created["carePlan_Key"] == PLAN
     key = created["case_Key"]
     elsewhere = data_of(api.post(other_plan, sample_item(CareCase)), 201)
     assert elsewhere["carePlan_Key"] == PLAN + 1
 
-    assert [c["case_Key"] for c in data_of(api.get(COLLECTIONS[CareCase]), 200)] == [key]
+    assert [c["case_Key"] for c in data_of(api.get(collection_url(CareCase)), 200)] == [key]
     problem_of(api.get(f"{other_plan}/{key}"), 404)
     problem_of(api.put(f"{other_plan}/{key}", sample_item(CareCase)), 404)
     problem_of(api.delete(f"{other_plan}/{key}"), 404)
@@ -264,14 +222,14 @@ def test_care_plans_outside_the_integer_range(api, plan):
 
 
 def test_a_care_case_with_clinical_trials_cannot_be_deleted(api):
-    case = data_of(api.post(COLLECTIONS[CareCase], item_for(CareCase)), 201)
+    case = data_of(api.post(collection_url(CareCase), item_for(CareCase)), 201)
     trial = data_of(
         api.post(
-            COLLECTIONS[CareCaseClinicalTrial], item_for(CareCaseClinicalTrial, case_Key=case["case_Key"])
+            collection_url(CareCaseClinicalTrial), item_for(CareCaseClinicalTrial, case_Key=case["case_Key"])
         ),
         201,
     )
-    detail = problem_of(api.delete(record_url(CareCase, case["case_Key"])), 409)
+    detail = problem_of(api.delete(record_url(CareCase, case["case_Key"])), 409)["detail"]
     assert "clinical trial" in detail
     assert stored(CareCase, case["case_Key"]) is not None
     data_of(api.delete(record_url(CareCaseClinicalTrial, trial["careCaseClinicalTrial_Key"])), 200)
@@ -279,10 +237,10 @@ def test_a_care_case_with_clinical_trials_cannot_be_deleted(api):
 
 
 def test_a_clinical_trial_must_name_an_existing_care_case(api):
-    detail = problem_of(
-        api.post(COLLECTIONS[CareCaseClinicalTrial], item_for(CareCaseClinicalTrial, case_Key=999)), 400
+    error = problem_of(
+        api.post(collection_url(CareCaseClinicalTrial), item_for(CareCaseClinicalTrial, case_Key=999)), 400
     )
-    assert detail == "case_Key: there is no care case 999 in this database"
+    assert error["detail"] == "case_Key: there is no care case 999 in this database"
 
 
 # DELETE /grievances-batch -----------------------------------------------------------------------
@@ -290,7 +248,8 @@ def test_a_clinical_trial_must_name_an_existing_care_case(api):
 
 def test_the_grievance_batch_delete(api):
     keys = [
-        data_of(api.post(COLLECTIONS[Grievance], item_for(Grievance)), 201)["grievance_Key"] for _ in range(3)
+        data_of(api.post(collection_url(Grievance), item_for(Grievance)), 201)["grievance_Key"]
+        for _ in range(3)
     ]
     items = [
         {"grievance_Key": keys[0]},

@@ -9,13 +9,14 @@ import pytest
 
 from carecases.models import CareCase, CareCaseClinicalTrial
 from grievances.models import Grievance
-from tests.test_resources import COLLECTIONS, EACH, data_of, item_for, problem_of, record_url
+from tests.support.answers import data_of, problem_of
+from tests.support.entities import EACH_MODEL, collection_url, item_for, record_url
 from vbaproject.api.lists import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from vbaproject.spec.entities import entity_spec
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
-GRIEVANCES = COLLECTIONS[Grievance]
+GRIEVANCES = collection_url(Grievance)
 
 
 def listing(api, path, **params):
@@ -30,10 +31,10 @@ def put_grievances(api, items):
     return [r["id"][0]["value"] for r in results]
 
 
-@EACH
+@EACH_MODEL
 def test_every_entity_lists_what_it_reads(api, model):
-    created = [data_of(api.post(COLLECTIONS[model], item_for(model)), 201) for _ in range(3)]
-    rows, pagination = listing(api, COLLECTIONS[model])
+    created = [data_of(api.post(collection_url(model), item_for(model)), 201) for _ in range(3)]
+    rows, pagination = listing(api, collection_url(model))
     key_name = entity_spec(model).key.name
     assert sorted(rows, key=lambda r: r[key_name]) == sorted(created, key=lambda r: r[key_name])
     for row in rows:
@@ -143,19 +144,19 @@ def test_filters_on_codes_keys_and_date_ranges(api):
 
 
 def test_care_cases_filter_within_their_plan_and_trials_by_case(api):
-    case = data_of(api.post(COLLECTIONS[CareCase], item_for(CareCase, case_Status="OPEN")), 201)
-    other = data_of(api.post(COLLECTIONS[CareCase], item_for(CareCase, case_Status="CLOSED")), 201)
-    rows, _ = listing(api, COLLECTIONS[CareCase], case_Status="OPEN")
+    case = data_of(api.post(collection_url(CareCase), item_for(CareCase, case_Status="OPEN")), 201)
+    other = data_of(api.post(collection_url(CareCase), item_for(CareCase, case_Status="CLOSED")), 201)
+    rows, _ = listing(api, collection_url(CareCase), case_Status="OPEN")
     assert [r["case_Key"] for r in rows] == [case["case_Key"]]
     trials = [
         data_of(
-            api.post(COLLECTIONS[CareCaseClinicalTrial], item_for(CareCaseClinicalTrial, case_Key=k)), 201
+            api.post(collection_url(CareCaseClinicalTrial), item_for(CareCaseClinicalTrial, case_Key=k)), 201
         )
         for k in (case["case_Key"], other["case_Key"], None)
     ]
-    rows, _ = listing(api, COLLECTIONS[CareCaseClinicalTrial], case_Key=other["case_Key"])
+    rows, _ = listing(api, collection_url(CareCaseClinicalTrial), case_Key=other["case_Key"])
     assert rows == [trials[1]]
-    problem_of(api.get(f"{COLLECTIONS[CareCase]}?carePlan_Key=1"), 400)  # the path binds it
+    problem_of(api.get(f"{collection_url(CareCase)}?carePlan_Key=1"), 400)  # the path binds it
 
 
 @pytest.mark.parametrize(
@@ -187,5 +188,4 @@ def test_care_cases_filter_within_their_plan_and_trials_by_case(api):
 )
 def test_bad_parameters_are_a_400_that_names_them(api, query, names):
     put_grievances(api, [item_for(Grievance)])
-    detail = problem_of(api.get(f"{GRIEVANCES}?{query}"), 400)
-    assert names in detail
+    assert names in problem_of(api.get(f"{GRIEVANCES}?{query}"), 400)["detail"]

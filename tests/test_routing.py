@@ -5,27 +5,20 @@ from django.contrib.auth.models import User
 from django.db import connections
 
 from grievances.models import Grievance
+from tests.support.entities import ENTITY_TABLES
+from tests.support.factories import make_record
 from vbaproject.db.config import ImproperClientDatabases, parse_client_databases
 from vbaproject.db.routing import NoClientDatabaseSelected, UnknownClientDatabase, using_client_database
-from vbaproject.spec.sample_data import sample_item
 
 pytestmark = pytest.mark.django_db(databases=["default", "demo", "other"])
 
 
-def _grievance(**values):
-    item = sample_item(Grievance)
-    item.pop("grievance_Key", None)
-    return Grievance.objects.create(
-        entry_Date="2024-01-01T00:00:00Z", update_Date="2024-01-01T00:00:00Z", **{**item, **values}
-    )
-
-
 def test_client_databases_are_isolated():
     with using_client_database("demo"):
-        _grievance(subscriber_ID="DEMO1")
+        make_record(Grievance, subscriber_ID="DEMO1")
     with using_client_database("other"):
         assert not Grievance.objects.filter(subscriber_ID="DEMO1").exists()
-        _grievance(subscriber_ID="OTHER1")
+        make_record(Grievance, subscriber_ID="OTHER1")
         assert Grievance.objects.count() == 1
     with using_client_database("demo"):
         assert list(Grievance.objects.values_list("subscriber_ID", flat=True)) == ["DEMO1"]
@@ -35,7 +28,7 @@ def test_an_entity_query_without_a_selection_fails_loudly():
     with pytest.raises(NoClientDatabaseSelected, match="using_client_database"):
         Grievance.objects.count()
     with pytest.raises(NoClientDatabaseSelected):
-        _grievance()
+        make_record(Grievance)
 
 
 def test_unknown_and_control_names_are_not_client_databases():
@@ -49,16 +42,9 @@ def test_control_tables_only_in_control_database_and_entity_tables_only_in_clien
         alias: set(connections[alias].introspection.table_names()) for alias in ["default", "demo", "other"]
     }
     control = {"auth_user", "django_session", "django_admin_log"}
-    entities = {
-        "grievances_grievance",
-        "auths_auth",
-        "carecases_carecase",
-        "carecases_carecaseclinicaltrial",
-        "claims_claimpromptpay",
-    }
-    assert control <= tables["default"] and not entities & tables["default"]
+    assert control <= tables["default"] and not ENTITY_TABLES & tables["default"]
     for alias in ["demo", "other"]:
-        assert entities <= tables[alias] and not control & tables[alias]
+        assert tables[alias] >= ENTITY_TABLES and not control & tables[alias]
 
 
 def test_users_live_in_the_control_database_whatever_is_selected():

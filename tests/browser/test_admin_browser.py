@@ -19,7 +19,7 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
-from tests.test_admin import PASSWORD, make_record, make_staff
+from tests.support.factories import PASSWORD, StaffFactory, make_record
 from vbaproject.db.routing import using_client_database
 from vbaproject.spec.entities import entity_spec
 
@@ -67,24 +67,28 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
     rng = random.Random(5)
     seed("demo", 12, rng)
     seed("other", 4, rng)
-    make_staff("grace.grievances", databases=["demo", "other"])
+    StaffFactory(username="grace.grievances", databases=["demo", "other"])
 
     page.goto("/admin/")
     screenshots(page, "01-login")
     log_in(page, "grace.grievances")
-    assert page.input_value("#vba-database-select") == "demo"
+    # The home page lists her client databases; each has its own URL.
+    assert page.locator("#vba-client-databases a").all_inner_texts() == ["demo", "other"]
+    screenshots(page, "02-home")
+    navigate(page, "click", "#vba-client-databases a:text-is('demo')")
+    assert page.url.endswith("/admin/demo/") and page.input_value("#vba-database-select") == "demo"
     screenshots(page, "02-index")
 
-    # Switch to the other client database: the choice sticks and the lists show its rows.
+    # Switch to the other client database: the switcher navigates to its pages.
     navigate(page, "select_option", "#vba-database-select", "other")
-    assert "now working on the client database “other”" in message(page)
+    assert page.url.endswith("/admin/other/")
     navigate(page, "click", "#content-main th a[href$='/grievances/grievance/']")
     assert page.input_value("#vba-database-select") == "other"
     with using_client_database("other"):
         assert len(listed_keys(page)) == Grievance.objects.count() == 4
     screenshots(page, "03-grievances-other-database")
     navigate(page, "select_option", "#vba-database-select", "demo")
-    assert page.url.endswith("/admin/grievances/grievance/")
+    assert page.url.endswith("/admin/demo/grievances/grievance/")
     with using_client_database("demo"):
         assert len(listed_keys(page)) == Grievance.objects.count() == 12
     screenshots(page, "04-grievances")
@@ -129,7 +133,7 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
     assert created.update_Date > created.entry_Date and created.entry_User == "grace.grievances"
 
     # Filter: open ones only, then open ones of one type.
-    page.goto("/admin/grievances/grievance/")
+    page.goto("/admin/demo/grievances/grievance/")
     navigate(page, "click", "#changelist-filter a:text-is('Open')")
     with using_client_database("demo"):
         still_open = Grievance.objects.filter(grievance_Resolved__isnull=True)
@@ -144,7 +148,7 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
     assert "state=open" in page.url and "grievance_Type=ACCESS" in page.url
 
     # Search by subscriber ID.
-    page.goto("/admin/grievances/grievance/")
+    page.goto("/admin/demo/grievances/grievance/")
     page.fill("#searchbar", "s77700")
     navigate(page, "press", "#searchbar", "Enter")
     assert "q=s77700" in page.url
@@ -152,7 +156,7 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
     screenshots(page, "09-grievances-search")
 
     # Export three rows as CSV.
-    page.goto("/admin/grievances/grievance/")
+    page.goto("/admin/demo/grievances/grievance/")
     rows = page.locator("#result_list tbody tr")
     chosen = [int(rows.nth(i).locator("th a").inner_text()) for i in range(3)]
     for i in range(3):
@@ -172,7 +176,7 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
             assert dt.datetime.fromisoformat(row["update_Date"]) == grievance.update_Date
 
     # Mark the open ones on the page resolved.
-    page.goto("/admin/grievances/grievance/?state=open")
+    page.goto("/admin/demo/grievances/grievance/?state=open")
     page.check("#action-toggle")
     page.select_option("select[name=action]", "mark_resolved")
     navigate(page, "click", "button[name=index]")
@@ -185,16 +189,17 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
 def test_a_care_manager_adds_a_clinical_trial_inline_and_sees_every_screen(browser_page, screenshots):
     page = browser_page
     seed("demo", 12, random.Random(6))
-    make_staff("carl.caremanager", databases=["demo"])
+    StaffFactory(username="carl.caremanager", databases=["demo"])
     log_in(page, "carl.caremanager")
+    page.goto("/admin/demo/")
     assert page.locator("#vba-database-select option").all_inner_texts() == ["demo"]
 
-    page.goto("/admin/carecases/carecase/")
+    page.goto("/admin/demo/carecases/carecase/")
     screenshots(page, "20-care-cases")
     with using_client_database("demo"):
         case = CareCase.objects.order_by("pk").first()
         trials_before = case.clinical_trials.count()
-    page.goto(f"/admin/carecases/carecase/{case.pk}/change/")
+    page.goto(f"/admin/demo/carecases/carecase/{case.pk}/change/")
     page.click("#clinical_trials-group .add-row a")
     new = f"#id_clinical_trials-{trials_before}"
     page.fill(f"{new}-study_Title", "Closed-loop insulin delivery in type 1 diabetes")
@@ -209,17 +214,17 @@ def test_a_care_manager_adds_a_clinical_trial_inline_and_sees_every_screen(brows
     assert page.locator("#clinical_trials-group .inline-related.has_original").count() == trials_before + 1
     screenshots(page, "21-care-case-with-trials")
 
-    page.goto("/admin/carecases/carecaseclinicaltrial/")
+    page.goto("/admin/demo/carecases/carecaseclinicaltrial/")
     screenshots(page, "22-clinical-trials")
-    page.goto(f"/admin/carecases/carecaseclinicaltrial/{trial.pk}/change/")
+    page.goto(f"/admin/demo/carecases/carecaseclinicaltrial/{trial.pk}/change/")
     assert str(case.pk) in page.inner_text(".field-case_Key")
     screenshots(page, "23-clinical-trial-change")
 
-    page.goto("/admin/auths/auth/")
+    page.goto("/admin/demo/auths/auth/")
     screenshots(page, "24-auths")
     with using_client_database("demo"):
         auth = Auth.objects.order_by("pk").first()
-    page.goto(f"/admin/auths/auth/{auth.pk}/change/")
+    page.goto(f"/admin/demo/auths/auth/{auth.pk}/change/")
     legacy = page.locator("fieldset.collapse, details", has_text="No longer in use").first
     assert not page.locator("#id_total_Actual").is_visible()
     legacy.locator("summary").click()
@@ -228,19 +233,66 @@ def test_a_care_manager_adds_a_clinical_trial_inline_and_sees_every_screen(brows
         assert page.locator("fieldset h2, fieldset summary", has_text=re.compile(f"^{title}$")).count() == 1
     screenshots(page, "25-auth-change")
 
-    page.goto("/admin/claims/claimpromptpay/")
+    page.goto("/admin/demo/claims/claimpromptpay/")
     screenshots(page, "26-claim-prompt-pays")
-    page.goto("/admin/claims/claimpromptpay/add/")
+    page.goto("/admin/demo/claims/claimpromptpay/add/")
     screenshots(page, "27-claim-prompt-pay-add")
 
 
 def test_a_staff_user_without_a_database_is_told_so(browser_page, screenshots):
     page = browser_page
-    make_staff("new.hire")
+    StaffFactory(username="new.hire")
     log_in(page, "new.hire")
     assert "No client database is open to you" in page.inner_text("#header")
     screenshots(page, "30-no-database-index")
-    page.goto("/admin/grievances/grievance/")
-    assert "You have no client database to work on" in page.inner_text("#content")
+    page.goto("/admin/demo/grievances/grievance/")
+    assert "You may not use the client database “demo”" in page.inner_text("#content")
     screenshots(page, "31-no-database-entity")
     assert User.objects.get(username="new.hire").is_staff
+
+
+def test_two_tabs_on_two_databases_never_write_across_and_a_stale_form_is_refused(browser_page, screenshots):
+    """Grievance 8 of demo open in one tab, other's list in a second; the first tab saves."""
+    page = browser_page
+    make_record(Grievance, "demo", grievance_Key=8, subscriber_ID="DEMO8", issue="as opened")
+    make_record(Grievance, "other", grievance_Key=8, subscriber_ID="OTHER8", issue="another member")
+    StaffFactory(username="grace.grievances", databases=["demo", "other"])
+    log_in(page, "grace.grievances")
+    page.goto("/admin/demo/grievances/grievance/8/change/")
+    assert page.input_value("#id_subscriber_ID") == "DEMO8"
+    second = page.context.new_page()
+    second.goto("/admin/demo/")
+    navigate(second, "select_option", "#vba-database-select", "other")
+    navigate(second, "click", "#content-main th a[href$='/grievances/grievance/']")
+    assert page.input_value("#id_subscriber_ID") == "DEMO8"  # the first tab still shows demo's
+    page.fill("#id_issue", "edited in the first tab")
+    navigate(page, "click", "input[name=_continue]")
+    assert "was changed successfully" in message(page)
+    assert "/admin/demo/" in page.url
+    with using_client_database("demo"):
+        assert Grievance.objects.get(pk=8).issue == "edited in the first tab"
+    with using_client_database("other"):
+        assert Grievance.objects.get(pk=8).issue == "another member"
+    screenshots(page, "40-two-tabs-saved-in-its-own-database")
+
+    # Both tabs now open demo's grievance 8; the second saves first, the first is refused.
+    second.goto("/admin/demo/grievances/grievance/8/change/")
+    page.reload()
+    second.fill("#id_issue", "the second tab was first")
+    navigate(second, "click", "input[name=_continue]")
+    page.fill("#id_issue", "the first tab, too late")
+    navigate(page, "click", "input[name=_continue]")
+    assert "was changed after you opened it" in page.inner_text("ul.errorlist.nonfield")
+    screenshots(page, "41-stale-form-refused")
+    with using_client_database("demo"):
+        assert Grievance.objects.get(pk=8).issue == "the second tab was first"
+
+    # The record's history tells who changed what.
+    page.goto("/admin/demo/grievances/grievance/8/history/")
+    text = page.inner_text("#change-history")
+    assert (
+        "the second tab was first" in text
+        and "edited in the first tab" in text
+        and "grace.grievances" in text
+    )
+    screenshots(page, "42-grievance-history")

@@ -28,7 +28,8 @@ def api_value(field, value):
 
 
 def _values(spec, entry):
-    return {} if entry is None else {f.name: getattr(entry, f.attname) for f in spec.fields}
+    """A history copy's values by field name (its columns are named as the entity's fields)."""
+    return {} if entry is None else {f.name: getattr(entry, f.name) for f in spec.fields}
 
 
 def field_changes(spec, entry, previous):
@@ -52,7 +53,7 @@ def with_changes(model, entries):
         return []
     spec = entity_spec(model)
     oldest = entries[-1]
-    key = getattr(oldest, model._meta.pk.attname)
+    key = getattr(oldest, model._meta.pk.name)
     before = record_history(model, key).filter(history_id__lt=oldest.history_id).first()
     previous = [*entries[1:], before]
     return [
@@ -68,7 +69,7 @@ def change_as_api(model, entry, changes):
         "action": entry.history_action,
         "database": entry.history_database,
         "entity": model.__name__,
-        "key": getattr(entry, model._meta.pk.attname),
+        "key": getattr(entry, model._meta.pk.name),
         "user": entry.history_user,
         "api_Key_Name": entry.history_api_key,
         "activity_ID": entry.history_activity_id,

@@ -22,6 +22,8 @@ class Case:
     items: list
     statuses: list = field(default_factory=list)
     final: dict = field(default_factory=dict)  # key (or ("assigned", index)) -> tracked values
+    # key (or ("assigned", index)) -> [(action, old tracked values, new tracked values)], in order
+    history: dict = field(default_factory=dict)
 
 
 def _errors(case, item):
@@ -41,7 +43,7 @@ def _errors(case, item):
 
 
 def run(case):
-    """Fill ``case.statuses`` and ``case.final`` by applying the items one at a time."""
+    """Fill ``case.statuses``, ``case.final`` and ``case.history`` by applying the items one at a time."""
     state = copy.deepcopy(case.initial)
     for index, item in enumerate(case.items):
         if _errors(case, item):
@@ -56,10 +58,10 @@ def run(case):
             continue
         key = item.get(case.key_name, ABSENT)
         if key in (ABSENT, 0, None, ""):
-            state[("assigned", index)] = values
-            case.statuses.append(201)
-        else:
-            case.statuses.append(200 if key in state else 201)
-            state[key] = values
+            key = ("assigned", index)
+        old = state.get(key)
+        case.statuses.append(201 if old is None else 200)
+        case.history.setdefault(key, []).append(("create" if old is None else "update", old, values))
+        state[key] = values
     case.final = state
     return case
