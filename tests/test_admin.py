@@ -147,6 +147,8 @@ def test_switching_away_from_a_record_lands_on_its_list(client, superuser):
     assert response["Location"] == admin_url(Grievance, database="other")
     response = client.get("/admin/vba-database/", {"database": "demo", "next": "https://evil.example/"})
     assert response["Location"] == "/admin/demo/"
+    response = client.get("/admin/vba-database/", {"database": "other", "next": "/admin/demo/no/such/page/"})
+    assert response["Location"] == "/admin/other/"
 
 
 def test_the_switcher_needs_a_staff_login(client):

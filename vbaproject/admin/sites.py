@@ -150,7 +150,7 @@ def _switched_url(request, database):
         match = resolve(target.split("?", 1)[0])
     except Resolver404:
         return home
-    if not match.namespace.startswith(SITE_PREFIX) or match.url_name == "index":
+    if not match.namespace.startswith(SITE_PREFIX) or match.url_name in (None, "index"):
         return home
     # A record of one database is not the same record in another: go to its list instead.
     view = match.url_name
