@@ -204,14 +204,14 @@ def _trigger_sql(connection, model, event, name):
             f"FOR EACH STATEMENT EXECUTE FUNCTION {quote(name)}()"
         )
         return [function, trigger]
-    context = "json_extract(vba_context(), '$.{}')"
+    context = "json_extract(context.c, '$.{}')"
     values = ", ".join(f"{row}.{c}" for c in columns)
-    return [
+    return [  # the context is read once per row, then taken apart
         f"CREATE TRIGGER {quote(name)} AFTER {event} ON {table} FOR EACH ROW BEGIN "
-        f"INSERT INTO {history} ({_HISTORY_META}, {', '.join(columns)}) VALUES ("
+        f"INSERT INTO {history} ({_HISTORY_META}, {', '.join(columns)}) SELECT "
         f"strftime('%Y-%m-%d %H:%M:%f', 'now'), '{action}', {context.format('database')}, "
         f"{context.format('username')}, {context.format('api_key')}, {context.format('activity_id')}, "
-        f"{context.format('via')}, {values}); END"
+        f"{context.format('via')}, {values} FROM (SELECT vba_context() AS c) AS context; END"
     ]
 
 

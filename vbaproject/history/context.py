@@ -12,6 +12,7 @@ no user: visibly unattributed rather than silently missing.
 
 import contextlib
 import contextvars
+import functools
 import json
 from dataclasses import asdict, dataclass
 
@@ -29,18 +30,9 @@ class WriteContext:
     via: str | None = None  # vbaproject.history.models.Via
 
 
-@contextlib.contextmanager
-def writing_as(username, via, api_key=None):
-    """Record the writes inside the block as made by ``username`` through ``via``."""
-    token = _context.set(WriteContext(username=username, api_key=api_key, via=via))
-    try:
-        yield
-    finally:
-        _context.reset(token)
-
-
 def set_write_context(username, via, api_key=None):
-    """``writing_as`` for a view's lifetime: a token for ``reset_write_context``."""
+    """Record the writes from now on as made by ``username`` through ``via``: a token for
+    ``reset_write_context`` (a view's lifetime; ``writing_as`` for a block)."""
     return _context.set(WriteContext(username=username, api_key=api_key, via=via))
 
 
@@ -48,10 +40,24 @@ def reset_write_context(token):
     _context.reset(token)
 
 
+@contextlib.contextmanager
+def writing_as(username, via, api_key=None):
+    """Record the writes inside the block as made by ``username`` through ``via``."""
+    token = set_write_context(username, via, api_key)
+    try:
+        yield
+    finally:
+        reset_write_context(token)
+
+
 def context_json(database):
     """The current write context as the triggers read it (JSON)."""
-    context = _context.get() or WriteContext()
-    activity = current_activity_id()
+    return _context_json(database, _context.get() or WriteContext(), current_activity_id())
+
+
+@functools.lru_cache(maxsize=256)
+def _context_json(database, context, activity):
+    # SQLite's triggers ask for it once per row: built once per request and database.
     return json.dumps(
         {**asdict(context), "database": database, "activity_id": activity if activity != "-" else None}
     )
