@@ -14,6 +14,8 @@ import pytest
 from django import forms
 from django.contrib.admin.utils import flatten
 from django.contrib.auth.models import Permission
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -138,6 +140,15 @@ def test_a_database_not_granted_is_a_styled_no_access_page(client):
         page = response.content.decode()
         assert "You may not use the client database “other”" in page and "OTHER01" not in page
         assert 'id="header"' in page  # the admin's own page, not a bare 403
+
+
+def test_an_admin_page_reads_the_users_databases_once(client):
+    client.force_login(StaffFactory(username="clerk", databases=["demo", "other"]))
+    with CaptureQueriesContext(connections["default"]) as queries:
+        page = client.get(admin_url(Grievance)).content.decode()
+    assert '<option value="other"' in page  # the switcher has them ...
+    grants = [q for q in queries.captured_queries if "vbaproject_userdatabase" in q["sql"]]
+    assert len(grants) == 1  # ... and so had the site's check, from the same read
 
 
 def test_switching_away_from_a_record_lands_on_its_list(client, superuser):

@@ -41,6 +41,14 @@ def register(*models):
     return decorate
 
 
+def user_databases(request):
+    """The client databases the request's user may use, read once per request (the site's check,
+    the header's switcher and the home page all ask)."""
+    if not hasattr(request, "_vba_databases"):
+        request._vba_databases = databases_for_user(getattr(request, "user", None))
+    return request._vba_databases
+
+
 def site_name(database):
     return f"{SITE_PREFIX}{database}"
 
@@ -60,7 +68,7 @@ class ClientDatabaseAdminSite(admin.AdminSite):
         self.enable_nav_sidebar = False
 
     def may_use(self, request):
-        return self.database in databases_for_user(request.user)
+        return self.database in user_databases(request)
 
     def has_permission(self, request):
         return super().has_permission(request) and self.may_use(request)
@@ -123,7 +131,7 @@ def urls():
 def databases_context(request):
     """Template context processor: ``vba_databases``, the client databases the user may open, and
     ``vba_database_homes``, (name, home page URL) of each."""
-    names = SimpleLazyObject(lambda: databases_for_user(getattr(request, "user", None)))
+    names = SimpleLazyObject(lambda: user_databases(request))
     homes = SimpleLazyObject(
         lambda: [(name, reverse("admin:index", current_app=site_name(name))) for name in names]
     )
@@ -169,7 +177,7 @@ def _switched_url(request, database):
 def switch_database(request):
     """``GET /admin/vba-database/?database=other&next=...``: the same screen in another database."""
     database = request.GET.get("database", "")
-    if database not in databases_for_user(request.user):
+    if database not in user_databases(request):
         return no_access_response(request, database or None)
     return HttpResponseRedirect(_switched_url(request, database))
 
