@@ -182,7 +182,8 @@ class EntityForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk is not None and not self.instance._state.adding:
+        # Remembered when the form is shown; a posted form brings back what it was shown with.
+        if not self.is_bound and self.instance.pk is not None and not self.instance._state.adding:
             self.initial.setdefault(VERSION_FIELD, record_version(self.instance))
 
     def check_unchanged(self):
