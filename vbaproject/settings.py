@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "auths",
     # After the entity apps: their history tables are declared from their models.
     "vbaproject.history",
+    "vbaproject.idempotency",  # Idempotency-Key records, in every client database
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 VBA_BATCH_CHUNK_ROWS = int(os.environ.get("VBA_BATCH_CHUNK_ROWS", 1000))
+# How long a write's Idempotency-Key is remembered (vbaproject.idempotency), in seconds.
+VBA_IDEMPOTENCY_TTL = int(os.environ.get("VBA_IDEMPOTENCY_TTL", 86400))
 # Static files (the admin's) are served by WhiteNoise, found in the apps when collectstatic has
 # not run; no manifest, so a missing collectstatic never fails a page.
 WHITENOISE_USE_FINDERS = True

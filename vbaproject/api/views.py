@@ -19,13 +19,16 @@ says exactly what the batch item's ``body`` would (README, *Reading and fixing s
 - ``PUT ...-batch`` upserts an array, ``DELETE ...-batch`` deletes one: 207, one result per item.
 - ``GET .../{key}/history`` reads the record's history (``vbaproject.history``), paged as lists.
 
+Every write action runs through ``idempotently``: with an ``Idempotency-Key`` header it is
+applied at most once, and a retry gets the first answer again (``vbaproject.idempotency``).
+
 A viewset's ``path_fields`` are entity fields bound by its route
 (``care-plans/{carePlan_Key}/cases``): its queryset sees only the records with that value, and
 every write takes it from the path.
 """
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from rest_framework import exceptions, status, viewsets
 
 from vbaproject.accounts.permissions import caller_databases
@@ -42,11 +45,13 @@ from vbaproject.api.exceptions import (
 from vbaproject.api.lists import paginate, paginate_ordered, pagination_header
 from vbaproject.db.routing import is_client_database, release_client_database, select_client_database
 from vbaproject.engine.delete import Protected, delete_batch, delete_record
-from vbaproject.engine.outcomes import Outcome
+from vbaproject.engine.journal import NO_JOURNAL
+from vbaproject.engine.outcomes import ItemOutcome, Outcome
 from vbaproject.engine.upsert import upsert_batch
 from vbaproject.history.context import reset_write_context, set_write_context
 from vbaproject.history.models import Via
 from vbaproject.history.selectors import change_as_api, record_history, with_changes
+from vbaproject.idempotency.services import idempotent_response
 from vbaproject.selectors import entity_records
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.validation import Invalid, asks_for_a_key, converter, key_reader, names_for
@@ -180,31 +185,58 @@ class EntityViewSet(VbaViewSet):
 
     # Writes: the engine's ----------------------------------------------------------------------
 
-    def perform_upsert(self, items, create_only=False):
+    def idempotently(self, perform):
+        """The answer of ``perform(journal)``, at most once per ``Idempotency-Key`` (when sent)."""
+        return idempotent_response(self, perform)
+
+    def perform_upsert(self, items, create_only=False, journal=NO_JOURNAL):
         """Apply ``items`` through the batch engine; its ``ItemOutcome`` per item.
 
-        The engine frees each parsed item as it validates it (``release_items``).
+        The engine frees each parsed item as it validates it (``release_items``), and records
+        what it wrote in ``journal`` (an ``Idempotency-Key``'s attempt).
         """
         return upsert_batch(
-            self.model, items, user=audit_username(self.request), release_items=True, create_only=create_only
+            self.model,
+            items,
+            user=audit_username(self.request),
+            release_items=True,
+            create_only=create_only,
+            journal=journal,
         )
 
-    def perform_destroy(self, key):
+    def journaled(self, journal, delete):
+        """``delete()``'s outcomes, recorded in ``journal`` in the deletes' own transaction; or,
+        when an earlier attempt recorded them, those."""
+        if journal.done:
+            return [journal.done[index] for index in range(len(journal.done))]
+        database = router.db_for_write(self.model)
+        with transaction.atomic(using=database):
+            outcomes = delete()
+            journal.record(connections[database], outcomes)
+        return outcomes
+
+    def perform_destroy(self, key, journal=NO_JOURNAL):
         """Delete the record with ``key``; whether there was one (409 when others refer to it)."""
+
+        def delete():
+            found = delete_record(self.get_queryset(), key)
+            return [ItemOutcome(0, key, Outcome.DELETED if found else Outcome.NOT_FOUND)]
+
         try:
-            return delete_record(self.get_queryset(), key)
+            (outcome,) = self.journaled(journal, delete)
+        except Protected as exc:
+            raise Conflict(str(exc)) from None
+        return outcome.kind is Outcome.DELETED
+
+    def perform_batch_destroy(self, items, journal=NO_JOURNAL):
+        try:
+            return self.journaled(journal, lambda: delete_batch(self.get_queryset(), items))
         except Protected as exc:
             raise Conflict(str(exc)) from None
 
-    def perform_batch_destroy(self, items):
-        try:
-            return delete_batch(self.get_queryset(), items)
-        except Protected as exc:
-            raise Conflict(str(exc)) from None
-
-    def write_one(self, item, created_status, create_only=False):
+    def write_one(self, item, created_status, create_only=False, journal=NO_JOURNAL):
         """Apply one item through the engine and answer its outcome as a single record."""
-        (outcome,) = self.perform_upsert([item], create_only=create_only)
+        (outcome,) = self.perform_upsert([item], create_only=create_only, journal=journal)
         if outcome.kind is Outcome.INVALID:
             raise BadRequest(outcome.body)
         if outcome.kind is Outcome.TAKEN:
@@ -230,16 +262,24 @@ class EntityViewSet(VbaViewSet):
 
     def create(self, request, *args, **kwargs):
         self.get_path_values()
-        return self.write_one(self.get_item(), status.HTTP_201_CREATED, create_only=True)
+        item = self.get_item()
+        return self.idempotently(
+            lambda journal: self.write_one(item, status.HTTP_201_CREATED, create_only=True, journal=journal)
+        )
 
     def update(self, request, *args, **kwargs):
         key = self.get_key()
-        # The check and the write in one transaction, the row locked: a record deleted meanwhile
-        # is a 404, never silently created again.
-        with transaction.atomic(using=router.db_for_write(self.model)):
-            if not self.get_queryset().select_for_update().filter(pk=key).exists():
-                raise self.not_found(key)
-            return self.write_one(self.get_replacement(key), status.HTTP_200_OK)
+        item = self.get_replacement(key)
+
+        def perform(journal):
+            # The check and the write in one transaction, the row locked: a record deleted
+            # meanwhile is a 404, never silently created again.
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                if not self.get_queryset().select_for_update().filter(pk=key).exists():
+                    raise self.not_found(key)
+                return self.write_one(item, status.HTTP_200_OK, journal=journal)
+
+        return self.idempotently(perform)
 
     def get_replacement(self, key):
         """The body as the record ``key`` is to be: its key may be left out, 0 or the path's."""
@@ -258,9 +298,13 @@ class EntityViewSet(VbaViewSet):
 
     def destroy(self, request, *args, **kwargs):
         key = self.get_key()
-        if not self.perform_destroy(key):
-            raise self.not_found(key)
-        return envelope_response(None)
+
+        def perform(journal):
+            if not self.perform_destroy(key, journal=journal):
+                raise self.not_found(key)
+            return envelope_response(None)
+
+        return self.idempotently(perform)
 
     def history(self, request, *args, **kwargs):
         """The record's changes, newest first: who, when, how, from what to what (paged as lists)."""
@@ -273,7 +317,13 @@ class EntityViewSet(VbaViewSet):
         return envelope_response(data, headers=pagination_header(pagination))
 
     def put_batch(self, request, *args, **kwargs):
-        return self.multi_code_response(self.perform_upsert(self.get_items()))
+        items = self.get_items()
+        return self.idempotently(
+            lambda journal: self.multi_code_response(self.perform_upsert(items, journal=journal))
+        )
 
     def delete_batch(self, request, *args, **kwargs):
-        return self.multi_code_response(self.perform_batch_destroy(self.get_items()))
+        items = self.get_items()
+        return self.idempotently(
+            lambda journal: self.multi_code_response(self.perform_batch_destroy(items, journal=journal))
+        )
