@@ -7,6 +7,7 @@ Run it with the project's virtualenv (it needs psycopg):
 
     .venv/bin/python deploy/topology.py up        # create, render, start, migrate, seed; print URLs
     .venv/bin/python deploy/topology.py status
+    .venv/bin/python deploy/topology.py kill 8101      # SIGKILL one instance (master + workers)
     .venv/bin/python deploy/topology.py restart 8101   # one gunicorn instance, stopped or crashed
     .venv/bin/python deploy/topology.py down      # stop what `up` started
     .venv/bin/python deploy/topology.py down --drop   # ... and drop its databases and role
@@ -16,9 +17,14 @@ configurations (nginx/nginx.conf, pgbouncer/pgbouncer.ini, vbaproject.env), the 
 state.json (pids, ports, names, the demo API key). The databases and the role are named with the
 prefix `vba_topo_`. nginx and PgBouncer are Debian's binaries, run by this script as its own
 processes (never as system services); when run as root, their workers drop to `nobody`.
+
+tests/test_topology.py and bench/topology.py import this file and call `parse_args`, `up`,
+`kill_instance`, `restart` and `down` with their own ports, work directory and prefix, so they
+run beside a developer's `make topology`.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -179,6 +185,22 @@ def check_prerequisites(app_dir):
 
 def database_names(prefix, clients):
     return {"control": f"{prefix}control", **{client: f"{prefix}{client}" for client in clients}}
+
+
+def client_database_value(url, options):
+    """A VBA_DATABASES value: the URL alone, or {"url": ..., option: value, ...} with options."""
+    return {"url": url, **dict(options)} if options else url
+
+
+def key_value(text, parse_json=False):
+    """``KEY=VALUE`` from the command line; with ``parse_json`` the value is JSON when it parses."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if parse_json:
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    return key, value
 
 
 def create_databases(pg_url, role, names):
@@ -363,7 +385,9 @@ def cmd_up(args):
         "DJANGO_DEBUG": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": db_url(names["control"]),
-        "VBA_DATABASES": json.dumps({client: db_url(names[client]) for client in clients}),
+        "VBA_DATABASES": json.dumps(
+            {client: client_database_value(db_url(names[client]), args.db_option) for client in clients}
+        ),
         "VBA_CACHE_URL": args.redis_url,
         "VBA_LOG_LEVEL": "INFO",
         "VBA_THROTTLE_RATE": str(args.throttle_rate),
@@ -372,6 +396,7 @@ def cmd_up(args):
         "GUNICORN_WORKERS": str(args.workers),
         "GUNICORN_THREADS": str(args.threads),
     }
+    app_env.update(dict(args.env))
     env_path = workdir / "vbaproject.env"
     env_path.write_text("".join(env_file_line(k, v) + "\n" for k, v in app_env.items()))
     env_path.chmod(0o600)
@@ -502,17 +527,47 @@ def start_gunicorn(state, port):
     say(f"gunicorn on {LOOPBACK}:{port} (master pid {process.pid})")
 
 
-def cmd_restart(args):
+def instance(state, port):
+    key = f"gunicorn-{port}"
+    if port not in state.data.get("gunicorn_ports", []):
+        raise TopologyError(f"no gunicorn instance on port {port} in {state.path}")
+    return key, state.processes().get(key)
+
+
+def kill_instance(workdir, port, timeout=20):
+    """SIGKILL one gunicorn instance, master and workers at once, as a crash would end it.
+
+    The master was started in its own session (spawn()), so its pid is the process group of
+    the master and its workers: one killpg takes them all, with no time to finish anything.
+    Returns once nothing listens on the port any more.
+    """
+    state = State(workdir)
+    key, info = instance(state, port)
+    if info and pid_alive(info["pid"], info["name"]):
+        for member in [info["pid"], *group_members(info["pid"])]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signal.SIGKILL)
+        say(f"killed {key} (process group {info['pid']})")
+    wait_until(lambda: not port_open(port), f"port {port} to be free", timeout)
+
+
+def restart(workdir, port):
     """Restart one gunicorn instance (stopped or crashed), like `systemctl restart vbaproject@PORT`."""
-    state = State(args.workdir)
-    key = f"gunicorn-{args.port}"
-    if args.port not in state.data.get("gunicorn_ports", []):
-        raise TopologyError(f"no gunicorn instance on port {args.port} in {state.path}")
-    info = state.processes().get(key)
+    state = State(workdir)
+    key, info = instance(state, port)
     if info:
         stop_process(key, info, signal.SIGTERM, 40)
-    wait_until(lambda: not port_open(args.port), f"port {args.port} to be free", 40)
-    start_gunicorn(state, args.port)
+    wait_until(lambda: not port_open(port), f"port {port} to be free", 40)
+    start_gunicorn(state, port)
+
+
+def cmd_kill(args):
+    kill_instance(args.workdir, args.port)
+    return 0
+
+
+def cmd_restart(args):
+    restart(args.workdir, args.port)
     return 0
 
 
@@ -537,7 +592,7 @@ def cmd_down(args):
     return 0
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -572,31 +627,70 @@ def main(argv=None):
     up.add_argument("--throttle-burst", type=int, default=50, help="VBA_THROTTLE_BURST")
     up.add_argument("--seed-rows", type=int, default=40, help="demo records per entity and database")
     up.add_argument(
+        "--env",
+        action="append",
+        type=key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more variable of the service's environment (repeatable; overrides the defaults)",
+    )
+    up.add_argument(
+        "--db-option",
+        action="append",
+        type=lambda text: key_value(text, parse_json=True),
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of every client database in VBA_DATABASES, e.g. lock_timeout=2000 (repeatable)",
+    )
+    up.add_argument(
         "--pool-mode",
         choices=["session", "transaction"],
         default="session",
         help="experiment only: override PgBouncer's pool_mode per database (shipped: session)",
     )
     commands.add_parser("status", help="what runs, whether it answers, PgBouncer's pools")
+    kill = commands.add_parser("kill", help="SIGKILL one gunicorn instance (master and workers), as a crash")
+    kill.add_argument("port", type=int)
     restart = commands.add_parser("restart", help="restart one gunicorn instance")
     restart.add_argument("port", type=int)
     down = commands.add_parser("down", help="stop what `up` started")
     down.add_argument("--drop", action="store_true", help="also drop the databases and the role")
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `topology.py status | head` ends quietly
+    return parser
+
+
+def parse_args(argv):
+    args = build_parser().parse_args(argv)
     args.workdir = args.workdir.resolve()
     args.app_dir = args.app_dir.resolve()
+    return args
+
+
+def up(args, drop_on_failure=False):
+    """`up`; when it fails half-way, stop what it started (and drop the databases if asked)."""
+    try:
+        cmd_up(args)
+    except BaseException:
+        if getattr(args, "clean_up_on_failure", False):
+            kept = "dropping the databases" if drop_on_failure else "databases kept; `down --drop` drops them"
+            say(f"up failed: stopping what it started ({kept})")
+            down(args.workdir, drop_on_failure, args.pg_url, args.prefix, args.clients)
+        raise
+
+
+def down(workdir, drop=False, pg_url=None, prefix="vba_topo_", clients="acme,globex"):
+    options = argparse.Namespace(workdir=workdir, drop=drop, pg_url=pg_url, prefix=prefix, clients=clients)
+    return cmd_down(options)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `topology.py status | head` ends quietly
     try:
         if args.command == "up":
-            try:
-                cmd_up(args)
-            except BaseException:
-                if getattr(args, "clean_up_on_failure", False):
-                    say("up failed: stopping what it started (databases kept; `down --drop` drops them)")
-                    cmd_down(argparse.Namespace(workdir=args.workdir, drop=False))
-                raise
+            up(args)
             return 0
-        return {"status": cmd_status, "down": cmd_down, "restart": cmd_restart}[args.command](args)
+        commands = {"status": cmd_status, "down": cmd_down, "kill": cmd_kill, "restart": cmd_restart}
+        return commands[args.command](args)
     except TopologyError as exc:
         print(f"topology: error: {exc}", file=sys.stderr)
         return 1
