@@ -15,10 +15,26 @@ from django.apps import AppConfig, apps
 
 
 class VbaProjectConfig(AppConfig):
-    """The shared machinery: database routing, the batch engine, the API, accounts, the admin."""
+    """The shared machinery: database routing, the batch engine, the API, accounts, the admin.
+
+    ``default = True``: this module defines several configs, and without it Django would use a
+    plain ``AppConfig`` for ``vbaproject`` and never call ``ready``.
+    """
 
     name = "vbaproject"
     verbose_name = "VBA project"
+    default = True
+
+    def ready(self):
+        from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate, pre_migrate
+
+        from vbaproject.db import limits
+
+        # Every new session of a client database gets its timeouts, except while it is migrated.
+        connection_created.connect(limits.apply_session_limits, dispatch_uid="vba_session_limits")
+        pre_migrate.connect(limits.lift_limits, dispatch_uid="vba_lift_limits")
+        post_migrate.connect(limits.restore_limits, dispatch_uid="vba_restore_limits")
 
 
 class ClientDatabaseAppConfig(AppConfig):

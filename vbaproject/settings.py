@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "vbaproject.api.activity.ActivityIdMiddleware",
+    "vbaproject.db.limits.RequestDeadlineMiddleware",  # VBA_REQUEST_TIMEOUT starts here
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,6 +120,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 VBA_BATCH_MAX_ITEMS = int(os.environ.get("VBA_BATCH_MAX_ITEMS", 10_000))
 VBA_BATCH_MAX_BYTES = int(os.environ.get("VBA_BATCH_MAX_BYTES", 64 * 1024 * 1024))
+# A request's writes stop (and are answered) this many seconds after it arrived: below the
+# server's worker timeout (gunicorn's default is 30 s), so a worker is never killed mid-write.
+# Per-database statement and lock timeouts: VBA_STATEMENT_TIMEOUT, VBA_LOCK_TIMEOUT (db/limits.py).
+VBA_REQUEST_TIMEOUT = float(os.environ.get("VBA_REQUEST_TIMEOUT", 25))
 
 # Every API route needs an API key and a user's ID token (vbaproject/accounts/) and is
 # throttled per API key (vbaproject/accounts/throttling.py).

@@ -16,11 +16,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from vbaproject.api.activity import current_activity_id
 from vbaproject.api.envelope import problem
-from vbaproject.engine.outcomes import DatabaseUnavailable
+from vbaproject.db.limits import DeadlinePassed
+from vbaproject.engine.outcomes import DatabaseTooSlow, WriteCutShort
 
 logger = logging.getLogger(__name__)
 
 DATABASE_HEADER = "vbasoftware-database"
+RETRY_AFTER_SECONDS = 5  # when to try again after the client database failed a write
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -71,16 +73,19 @@ def _detail_text(detail):
 def exception_handler(exc, context):
     request = context.get("request")
     instance = request.path if request is not None else None
-    if isinstance(exc, OperationalError | InterfaceError | DatabaseUnavailable):
-        logger.warning("client database unavailable: %s", exc)
-        exc = ServiceUnavailable()
+    if isinstance(exc, DeadlinePassed):
+        exc = DatabaseTooSlow(str(exc))
+    if isinstance(exc, OperationalError | InterfaceError | WriteCutShort):
+        # A write cut short before anything was written (after, the engine answers 207).
+        logger.warning("client database unavailable or too slow: %s", exc)
+        exc = ServiceUnavailable(exc.detail if isinstance(exc, WriteCutShort) else None)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.error("unexpected error", exc_info=exc)
         detail = f"An unexpected error occurred; quote activityID {current_activity_id()} when reporting it."
         return Response(problem(500, detail, instance), status=500)
     if isinstance(exc, ServiceUnavailable):
-        response["Retry-After"] = "5"
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     data = response.data
     detail = _detail_text(data.get("detail", data) if isinstance(data, dict) else data)
     response.data = problem(response.status_code, detail, instance)

@@ -36,17 +36,19 @@ from vbaproject.api.content import ContentNegotiation, JsonParser, JsonRenderer
 from vbaproject.api.envelope import envelope_response, multi_code_response
 from vbaproject.api.exceptions import (
     DATABASE_HEADER,
+    RETRY_AFTER_SECONDS,
     BadRequest,
     Conflict,
     DatabaseForbidden,
     DatabaseHeaderMissing,
     PayloadTooLarge,
+    ServiceUnavailable,
 )
 from vbaproject.api.lists import paginate, paginate_ordered, pagination_header
 from vbaproject.db.routing import is_client_database, release_client_database, select_client_database
 from vbaproject.engine.delete import Protected, delete_batch, delete_record
 from vbaproject.engine.journal import NO_JOURNAL
-from vbaproject.engine.outcomes import ItemOutcome, Outcome
+from vbaproject.engine.outcomes import RETRY_LATER, ItemOutcome, Outcome, partly_written
 from vbaproject.engine.upsert import upsert_batch
 from vbaproject.history.context import reset_write_context, set_write_context
 from vbaproject.history.models import Via
@@ -246,10 +248,16 @@ class EntityViewSet(VbaViewSet):
             )
         if outcome.kind is Outcome.FAILED:
             raise exceptions.APIException(outcome.body)  # 500, in the envelope like any error
+        if outcome.kind in RETRY_LATER:
+            raise ServiceUnavailable(outcome.body)  # 503 with Retry-After
         return envelope_response(self.get_object(outcome.key), status=created_status)
 
     def multi_code_response(self, outcomes):
-        return envelope_response(multi_code_response(outcomes, self.spec.key.name), status=207)
+        # Cut short after some items were written: the rest are 503s, to be sent again later.
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if partly_written(outcomes) else None
+        return envelope_response(
+            multi_code_response(outcomes, self.spec.key.name), status=207, headers=headers
+        )
 
     # Actions -----------------------------------------------------------------------------------
 

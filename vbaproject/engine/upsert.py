@@ -13,6 +13,20 @@ without a statement per item:
    A key repeated within a chunk takes one more statement per repeat, never one per item.
 4. A chunk the database rejects as a whole is rolled back and replayed one item at a time,
    each in its own transaction, so one bad item never takes its neighbours with it.
+
+When a call fails (README, *When a call fails*): every database error is classified. A lost
+connection, a lock or statement timeout, or the request's deadline stops the write: nothing
+else is tried (replaying 2,000 items that each wait 5 s on a lock would hold the worker
+forever). If nothing was committed yet the whole request fails (``WriteCutShort``: 503 with
+``Retry-After``); otherwise the answer is the truth per item: written items as written, the rest
+``NOT_WRITTEN`` (503 each). A connection lost during COMMIT is asked about on a fresh connection
+(``txid_status``): committed, aborted, or ``UNKNOWN``. A deadlock or serialization failure is
+retried a few times; anything else the database refuses is replayed item by item (400 for the
+bad item); ``FAILED`` (500) is left for the truly unexpected error on one item.
+
+A retried request (``Idempotency-Key``) passes a ``journal`` (``vbaproject.engine.journal``):
+items it has done already are answered from it, not written again, and every write transaction
+hands its items' outcomes to it before committing.
 """
 
 import logging
@@ -33,7 +47,17 @@ from django.db import (
 from django.utils import timezone
 
 from vbaproject.api.activity import current_activity_id
-from vbaproject.engine.outcomes import DatabaseUnavailable, ItemOutcome, Outcome
+from vbaproject.db.limits import DeadlinePassed
+from vbaproject.engine import faults
+from vbaproject.engine.journal import NO_JOURNAL
+from vbaproject.engine.keys import reserve_keys
+from vbaproject.engine.outcomes import (
+    DatabaseTooSlow,
+    DatabaseUnavailable,
+    ItemOutcome,
+    Outcome,
+    WriteCutShort,
+)
 from vbaproject.engine.writers import writer_for
 from vbaproject.history.context import recorded_transaction
 from vbaproject.spec.entities import AUDIT_FIELDS, entity_spec
@@ -52,12 +76,16 @@ class Occurrence:
     row: tuple  # values in EntitySpec.columns order, the key first
 
 
-def upsert_batch(model, items, user, now=None, release_items=False, create_only=False):
+def upsert_batch(model, items, user, now=None, release_items=False, create_only=False, journal=NO_JOURNAL):
     """Apply ``items`` (parsed JSON values) to ``model``'s table; one ``ItemOutcome`` per item.
 
     With ``release_items`` the engine empties ``items`` as it validates them, so the parsed
     JSON of a large batch is freed while its rows are built rather than after the request.
     With ``create_only`` (POST) an item whose key exists already is not applied: 409.
+    Items in ``journal.done`` are validated but answered from the journal, not written again.
+
+    Raises ``WriteCutShort`` when the write was stopped before anything was written; stopped
+    later, the items not written are answered ``NOT_WRITTEN`` (or ``UNKNOWN``).
     """
     spec = entity_spec(model)
     validate = validator_for(model)
@@ -67,6 +95,7 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
 
     results = [None] * len(items)
     valid = []
+    done = journal.done
     for index, item in enumerate(items):
         if release_items:
             items[index] = None
@@ -75,6 +104,8 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
             results[index] = ItemOutcome(
                 index, key_as_sent(item, spec.key), Outcome.INVALID, "; ".join(errors)
             )
+        elif done and index in done:
+            results[index] = done[index]  # written by an earlier attempt
         else:
             valid.append(Occurrence(index, key, (key, *values, *audit)))
 
@@ -85,10 +116,19 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
         explicit_keys=frozenset(occ.key for occ in valid if occ.key is not None),
         create_only=create_only,
         results=results,
+        journal=journal,
     )
     chunk_size = settings.VBA_BATCH_CHUNK_ROWS
-    for start in range(0, len(valid), chunk_size):
-        writes.write(valid[start : start + chunk_size])
+    try:
+        for start in range(0, len(valid), chunk_size):
+            writes.write(valid[start : start + chunk_size])
+    except WriteCutShort:
+        if not (writes.committed or done):
+            raise
+        logger.warning("write cut short after %d committed transaction(s)", writes.committed)
+        for occ in valid:
+            if results[occ.index] is None:
+                results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.NOT_WRITTEN)
     return results
 
 
@@ -116,46 +156,155 @@ def _check_references(spec, fields, valid, results):
     return valid
 
 
-def _is_retryable(exc):
-    cause = exc.__cause__
-    name = type(cause).__name__ if cause else ""
-    return name in {"DeadlockDetected", "SerializationFailure"} or "database is locked" in str(exc)
+# How a database error is answered (README, *When a call fails*).
+RETRY, TOO_SLOW, LOST, REJECTED = "retry", "too slow", "lost", "rejected"
+_RETRY_STATES = {"40P01", "40001"}  # deadlock, serialization failure: try again shortly
+_TOO_SLOW_STATES = {"55P03", "57014"}  # lock_timeout, statement_timeout (query_canceled)
+
+
+def _sqlstate(exc):
+    return getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
+
+
+def _lost(connection, raw):
+    """Whether the raw connection the transaction ran on is gone (Django may have opened
+    another since, which would look usable)."""
+    if raw is None:
+        return True
+    if connection.vendor == "postgresql":
+        return raw.closed or raw.broken
+    try:
+        return connection.connection is not raw or not connection.is_usable()
+    except DatabaseError:
+        return True
+
+
+def classify(connection, raw, exc):
+    """``RETRY``, ``TOO_SLOW``, ``LOST`` or ``REJECTED`` for a database error of a write."""
+    state = _sqlstate(exc) or ""
+    if state in _RETRY_STATES:
+        return RETRY
+    if state in _TOO_SLOW_STATES or "database is locked" in str(exc):
+        return TOO_SLOW  # SQLite's lock error comes only after its whole timeout
+    if state.startswith(("08", "57P")) or (
+        isinstance(exc, OperationalError | InterfaceError) and _lost(connection, raw)
+    ):
+        return LOST
+    return REJECTED
+
+
+def _txid_status(connection, txid):
+    """``committed``, ``aborted`` or ``None`` (unknown): the fate of transaction ``txid``,
+    asked on a fresh connection, as its own may have died during COMMIT."""
+    if txid is None:
+        return None
+    deadline = time.monotonic() + 2
+    try:
+        raw = connection.get_new_connection(connection.get_connection_params())
+    except Exception:  # no way to ask: unknown
+        logger.warning("cannot ask whether transaction %s committed: no connection", txid)
+        return None
+    try:
+        raw.autocommit = True
+        while True:
+            status = raw.execute("SELECT txid_status(%s)", [txid]).fetchone()[0]
+            if status in ("committed", "aborted") or time.monotonic() > deadline:
+                return status if status in ("committed", "aborted") else None
+            time.sleep(0.05)  # in progress: its backend is still going away
+    except Exception:
+        logger.warning("cannot ask whether transaction %s committed", txid, exc_info=True)
+        return None
+    finally:
+        raw.close()
 
 
 class _ChunkWriter:
     """Writes the valid occurrences chunk by chunk, answering each in ``results``.
 
-    ``explicit_keys`` are the keys the whole batch names: assigned keys avoid them, so that
-    assigning one never turns a later item's key into an update of it. ``create_only`` (POST)
-    leaves a taken key alone and answers 409.
+    ``explicit_keys`` are the keys the whole batch names: they are reserved in the first write
+    transaction (``reserve_keys``), and assigned keys avoid them, so that assigning one never
+    turns a later item's key into an update of it. ``create_only`` (POST) leaves a taken key
+    alone and answers 409. ``committed`` counts the transactions that committed.
     """
 
-    def __init__(self, connection, spec, explicit_keys, create_only, results):
+    def __init__(self, connection, spec, explicit_keys, create_only, results, journal=NO_JOURNAL):
         self.connection = connection
         self.writer = writer_for(connection, spec)
+        self.model = spec.model
         self.noun = spec.model._meta.verbose_name
         self.explicit_keys = explicit_keys
+        self.reserved = not explicit_keys
         self.create_only = create_only
         self.results = results
+        self.journal = journal
+        self.committed = 0
+        self.transactions = 0
 
     def write(self, chunk):
         """Write one chunk in a transaction; replay it item by item if the database rejects it."""
         for attempt in range(RETRIES):
             try:
-                with recorded_transaction(self.connection.alias):
-                    outcome = self._apply(chunk)
-            except DatabaseError as exc:
-                if _is_retryable(exc) and attempt < RETRIES - 1:
+                outcomes = self._transaction(chunk)
+            except _Refused as refused:
+                if refused.kind is RETRY and attempt < RETRIES - 1:
                     time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
                     continue
-                _require_usable(self.connection, exc)
-                logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), exc)
+                logger.info("chunk of %d rejected (%s); replaying it item by item", len(chunk), refused.exc)
                 for occ in chunk:
                     self._replay(occ)
                 return
-            for index, key, kind in outcome:
-                self._answer(index, key, kind)
+            self._answer(outcomes)
             return
+
+    def _transaction(self, occurrences):
+        """Write ``occurrences`` in one transaction; their outcomes once committed.
+
+        Stops the request (``WriteCutShort``) on a lost connection or a timeout; raises
+        ``_Refused`` for an error the caller may retry or replay.
+        """
+        self.transactions += 1
+        self.writer.chunk = self.transactions
+        connection = self.connection
+        faults.failpoint("before_transaction", connection, self.transactions)
+        tx = None
+        committing = False
+        try:
+            with recorded_transaction(connection.alias) as tx:
+                if not self.reserved:
+                    reserve_keys(connection, self.model, self.explicit_keys)
+                outcomes = self._apply(occurrences)
+                self.journal.record(connection, outcomes)
+                faults.failpoint("before_commit", connection, self.transactions)
+                committing = True
+        except DeadlinePassed as exc:
+            raise DatabaseTooSlow(str(exc)) from exc
+        except DatabaseError as exc:
+            kind = classify(connection, tx.raw if tx else connection.connection, exc)
+            if kind is TOO_SLOW:
+                raise DatabaseTooSlow(str(exc)) from exc
+            if kind is LOST:
+                if committing:
+                    return self._after_lost_commit(tx, outcomes, exc)
+                raise DatabaseUnavailable(str(exc)) from exc
+            raise _Refused(kind, exc) from exc
+        self.committed += 1
+        self.reserved = True
+        return outcomes
+
+    def _after_lost_commit(self, tx, outcomes, exc):
+        """The connection died during COMMIT: ask whether it committed, then stop the request."""
+        status = _txid_status(self.connection, tx.txid)
+        logger.warning(
+            "connection lost during COMMIT (%s); transaction %s: %s", exc, tx.txid, status or "unknown"
+        )
+        if status == "committed":
+            self.committed += 1
+            self._answer(outcomes)
+        elif status is None:
+            self.committed += 1  # perhaps: the answer must not claim nothing was written
+            for o in outcomes:
+                self.results[o.index] = ItemOutcome(o.index, o.key, Outcome.UNKNOWN)
+        raise DatabaseUnavailable(str(exc)) from exc
 
     def _apply(self, chunk):
         """Write ``chunk``; give (index, key, Outcome) per occurrence.
@@ -181,41 +330,50 @@ class _ChunkWriter:
         for occurrences in rounds:
             created = write([occ.row for occ in occurrences])
             outcome += [
-                (occ.index, occ.key, Outcome.CREATED if occ.key in created else taken) for occ in occurrences
+                self._outcome(occ.index, occ.key, Outcome.CREATED if occ.key in created else taken)
+                for occ in occurrences
             ]
         if assigned:
             keys = self.writer.insert_new([occ.row[1:] for occ in assigned], self.explicit_keys)
-            outcome += [(occ.index, key, Outcome.CREATED) for occ, key in zip(assigned, keys, strict=True)]
+            outcome += [
+                ItemOutcome(occ.index, key, Outcome.CREATED) for occ, key in zip(assigned, keys, strict=True)
+            ]
         return outcome
 
-    def _answer(self, index, key, kind):
+    def _outcome(self, index, key, kind):
         message = f"there is a {self.noun} {key} already" if kind is Outcome.TAKEN else None
-        self.results[index] = ItemOutcome(index, key, kind, message)
+        return ItemOutcome(index, key, kind, message)
+
+    def _answer(self, outcomes):
+        for outcome in outcomes:
+            self.results[outcome.index] = outcome
 
     def _replay(self, occ):
         """One occurrence in its own transaction: a failure is its own (400 or 500)."""
-        try:
-            with recorded_transaction(self.connection.alias):
-                ((index, key, kind),) = self._apply([occ])
-            self._answer(index, key, kind)
-        except IntegrityError as exc:
-            _require_usable(self.connection, exc)
-            logger.info("item %d rejected by the database: %s", occ.index, exc)
-            body = "rejected by the database: a record it refers to no longer exists, or its key is taken"
-            self.results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.INVALID, body)
-        except DatabaseError as exc:
-            _require_usable(self.connection, exc)
-            logger.exception("item %d failed", occ.index)
-            body = f"Unexpected error while saving this item; activityID {current_activity_id()}"
-            self.results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.FAILED, body)
+        for attempt in range(RETRIES):
+            try:
+                self._answer(self._transaction([occ]))
+                return
+            except _Refused as refused:
+                if refused.kind is RETRY and attempt < RETRIES - 1:
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                exc = refused.exc
+            if isinstance(exc, IntegrityError):
+                logger.info("item %d rejected by the database: %s", occ.index, exc)
+                body = "rejected by the database: a record it refers to no longer exists, or its key is taken"
+                self.results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.INVALID, body)
+            else:
+                logger.error("item %d failed", occ.index, exc_info=exc)
+                body = f"Unexpected error while saving this item; activityID {current_activity_id()}"
+                self.results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.FAILED, body)
+            return
 
 
-def _require_usable(connection, exc):
-    """Turn a lost or refused connection into a whole-request failure (503)."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        try:
-            usable = connection.connection is not None and connection.is_usable()
-        except DatabaseError:
-            usable = False
-        if not usable:
-            raise DatabaseUnavailable(str(exc)) from exc
+class _Refused(Exception):
+    """The database refused a transaction (``RETRY`` or ``REJECTED``): retry it, or replay it."""
+
+    def __init__(self, kind, exc):
+        super().__init__(str(exc))
+        self.kind = kind
+        self.exc = exc

@@ -10,6 +10,7 @@ every row.
 
 import json
 
+from vbaproject.engine import faults
 from vbaproject.engine.keys import insert_under_fresh_keys
 from vbaproject.spec.entities import FieldKind
 
@@ -23,6 +24,8 @@ PG_TYPES = {
 
 
 class _Writer:
+    chunk = 0  # the engine's transaction count within the request, for the failpoints
+
     def __init__(self, connection, spec):
         self.connection = connection
         self.spec = spec
@@ -81,11 +84,18 @@ class PostgresWriter(_Writer):
         self.insert_sql = f"{insert} DO NOTHING {returning}"
 
     def _stage(self, cursor, rows):
+        faults.failpoint("before_copy", self.connection, self.chunk)
         cursor.execute(self.create_stage_sql)
         cursor.execute(f"DELETE FROM {self.stage}")  # empty after a commit; not within one
-        with cursor.cursor.copy(self.copy_sql) as copy:
+        # psycopg's COPY errors are not Django's: wrapped, a lost connection or a timeout during
+        # the COPY is an OperationalError like any other, and the engine can judge it.
+        with self.connection.wrap_database_errors, cursor.cursor.copy(self.copy_sql) as copy:
             copy.set_types(self.copy_types)
-            for row in rows:
+            half = len(rows) // 2
+            for row in rows[:half]:
+                copy.write_row(row)
+            faults.failpoint("during_copy", self.connection, self.chunk)
+            for row in rows[half:]:
                 copy.write_row(row)
         if self.connection.queries_logged:  # keep COPY visible to query counting, as execute() is
             self.connection.queries_log.append({"sql": f"{self.copy_sql} ({len(rows)} rows)", "time": "0"})
@@ -93,6 +103,7 @@ class PostgresWriter(_Writer):
     def _write(self, sql, rows):
         with self.connection.cursor() as cursor:
             self._stage(cursor, rows)
+            faults.failpoint("before_insert", self.connection, self.chunk)
             cursor.execute(sql)
             return {key for key, inserted in cursor.fetchall() if inserted}
 
@@ -127,6 +138,7 @@ class SqliteWriter(_Writer):
         with self.connection.cursor() as cursor:
             cursor.execute(self.existing_sql, [json.dumps(keys)])
             existing = {row[0] for row in cursor.fetchall()}
+            faults.failpoint("before_insert", self.connection, self.chunk)
             cursor.executemany(sql, self._adapt(rows))
         return set(keys) - existing
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from django.db import connections, transaction
 
 from vbaproject.api.activity import current_activity_id
+from vbaproject.db.limits import transaction_timeout_ms
 
 _context = contextvars.ContextVar("vba_write_context", default=None)
 
@@ -63,15 +64,46 @@ def _context_json(database, context, activity):
     )
 
 
+class WriteTransaction:
+    """What ``recorded_transaction`` yields: the transaction's ID on PostgreSQL (``txid``), so
+    that a COMMIT whose answer was lost can be asked about on a fresh connection
+    (``txid_status``), and the raw connection it runs on (``raw``), to judge whether that
+    connection was lost."""
+
+    __slots__ = ("raw", "txid")
+
+    def __init__(self, raw, txid=None):
+        self.raw = raw
+        self.txid = txid
+
+
 @contextlib.contextmanager
 def recorded_transaction(using):
-    """A transaction on the client database ``using`` whose changes the history attributes."""
+    """A transaction on the client database ``using`` whose changes the history attributes.
+
+    On PostgreSQL its ``statement_timeout`` is bounded by the request's deadline
+    (``vbaproject.db.limits``), set in the same statement as the context: no extra round trip.
+    """
+    timeout_ms = transaction_timeout_ms(using)  # raises DeadlinePassed: start nothing
     with transaction.atomic(using=using):
         connection = connections[using]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('vba.context', %s, true)", [context_json(using)])
-        yield
+                if timeout_ms is None:
+                    cursor.execute(
+                        "SELECT txid_current(), set_config('vba.context', %s, true)", [context_json(using)]
+                    )
+                else:
+                    cursor.execute(
+                        "SELECT txid_current(), set_config('vba.context', %s, true), "
+                        "set_config('statement_timeout', %s, true)",
+                        [context_json(using), str(timeout_ms)],
+                    )
+                txid = cursor.fetchone()[0]
+            yield WriteTransaction(connection.connection, txid)
+        else:
+            connection.ensure_connection()
+            yield WriteTransaction(connection.connection)
 
 
 def register_sqlite_context(sender, connection, **kwargs):
