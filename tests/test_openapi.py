@@ -158,10 +158,18 @@ def test_every_route_takes_the_database_header(document):
         headers = [
             resolve(document, p) for p in operation["parameters"] if resolve(document, p)["in"] == "header"
         ]
-        assert headers == [
-            {**headers[0], "name": "vbasoftware-database", "in": "header", "required": True}
-        ], (path, method)
+        writes = method in ("post", "put", "delete") and path != "/user-authentication"
+        assert len(headers) == 1 + writes, (path, method)
+        assert headers[0] == {**headers[0], "name": "vbasoftware-database", "in": "header", "required": True}
         assert headers[0]["schema"] == {"type": "string"}
+        if writes:  # this service's extension (README, *For API consumers*)
+            assert headers[1] == {
+                **headers[1],
+                "name": "Idempotency-Key",
+                "required": False,
+                "x-vbaproject-extension": True,
+            }, (path, method)
+            assert {"409", "422"} <= set(operation["responses"]), (path, method)
 
 
 def test_path_parameters_are_the_key_fields(document):

@@ -23,6 +23,7 @@ from vbaproject.api.activity import ACTIVITY_HEADER
 from vbaproject.api.exceptions import DATABASE_HEADER
 from vbaproject.api.lists import PAGINATION_HEADER, PAGING_PARAMETERS, list_parameters
 from vbaproject.apps import entity_models
+from vbaproject.idempotency.digest import IDEMPOTENCY_HEADER
 from vbaproject.spec.entities import FieldKind, entity_spec
 
 JSON_MEDIA_TYPES = ("application/json", "text/json", "application/*+json")
@@ -62,13 +63,23 @@ _PROBLEMS = {
     401: ("Unauthorized", "No or a wrong API key, or no, an expired or a forged bearer token."),
     403: ("Forbidden", "The database named in vbasoftware-database is not available to this caller."),
     404: ("NotFound", "There is no such record (or no such route)."),
-    409: ("Conflict", "The request conflicts with the stored records."),
+    409: (
+        "Conflict",
+        "The request conflicts with the stored records, or a request with the same Idempotency-Key is "
+        "still being processed (then with Retry-After).",
+    ),
     413: ("PayloadTooLarge", "More items than the configured maximum, or a body over the byte limit."),
     415: ("UnsupportedMediaType", "The body is not JSON (application/json, text/json, application/*+json)."),
+    422: (
+        "UnprocessableContent",
+        "The Idempotency-Key was used before with a different request (method, path, query or body).",
+    ),
     429: ("TooManyRequests", "Over the rate limit; try again after Retry-After seconds."),
     503: ("ServiceUnavailable", "The client database cannot be reached right now; try again shortly."),
 }
 _COMMON_PROBLEMS = (400, 401, 403, 429, 503)
+# The actions that write: they take an Idempotency-Key (vbaproject.idempotency).
+_WRITE_ACTIONS = ("create", "update", "destroy", "put_batch", "delete_batch")
 
 
 def ref(name):
@@ -301,7 +312,7 @@ def _components():
     responses = {}
     for status, (name, description) in _PROBLEMS.items():
         headers = {ACTIVITY_HEADER: _activity_header()}
-        if status in (429, 503):
+        if status in (409, 429, 503):
             headers["Retry-After"] = {
                 "description": "Seconds to wait before trying again.",
                 "schema": {"type": "string"},
@@ -329,6 +340,22 @@ def _components():
                 "required": True,
                 "description": "Target database: the name of the client database the call works on.",
                 "schema": {"type": "string"},
+            },
+            "IdempotencyKey": {
+                "name": IDEMPOTENCY_HEADER,
+                "in": "header",
+                "required": False,
+                "description": (
+                    "An extension of this service (IETF httpapi Idempotency-Key draft): a unique value per "
+                    "write, such as a UUID, sent again unchanged with every retry of it. The write is "
+                    "applied at most once per API key, database and key; a retry gets the first answer "
+                    "again with Idempotency-Replayed: true, and a retry of an attempt that failed half-way "
+                    "finishes it. The same key with a different request is a 422; while the first attempt "
+                    "runs, a 409 with Retry-After. Keys are remembered for VBA_IDEMPOTENCY_TTL seconds "
+                    "(24 hours by default)."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "x-vbaproject-extension": True,
             },
         },
         "securitySchemes": SECURITY_SCHEMES,
@@ -517,6 +544,9 @@ class VbaAutoSchema(AutoSchema):
             if _is_referred_to(model):
                 problems.add(409)
 
+        if action in _WRITE_ACTIONS:
+            parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+            problems |= {409, 422}
         operation = {
             "operationId": operation_id,
             "summary": summary,
