@@ -106,3 +106,15 @@ def offline_database(settings):
     yield "offline"
     connections["offline"].close()
     del connections["offline"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_memory_cache():
+    """Counts one test leaves in the cache (failed logins, throttles) do not reach the next: the
+    default cache, when it is this process's memory, is emptied before each test (a Redis cache
+    is never touched here)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()

@@ -22,6 +22,7 @@ import re
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication
 
+from vbaproject.accounts.login_limits import LoginLimited, begin_attempt
 from vbaproject.accounts.throttling import ApiKeyRateThrottle
 from vbaproject.accounts.tokens import IdTokenInvalid, user_for_id_token
 from vbaproject.models import ApiKey
@@ -97,14 +98,21 @@ class ApiKeyAndIdTokenAuthentication(BaseAuthentication):
 
 class _BasicCredentials(BasicAuthentication):
     """DRF's Basic parsing, then ``django.contrib.auth.authenticate()``: the password hasher runs
-    even for an unknown username (no timing oracle), and inactive users are refused."""
+    even for an unknown username (no timing oracle), and inactive users are refused. Before it,
+    the failed-login limits (``vbaproject.accounts.login_limits``): past them, 429 and no hashing."""
 
     www_authenticate_realm = REALM
 
     def authenticate_credentials(self, userid, password, request=None):
         if "\x00" in userid or "\x00" in password:  # no database stores NUL in a text column
             raise exceptions.AuthenticationFailed("Invalid username/password.")
-        return super().authenticate_credentials(userid, password, request)
+        try:
+            attempt = begin_attempt(request, userid)
+        except LoginLimited as limited:
+            raise exceptions.Throttled(wait=limited.retry_after, detail=str(limited)) from None
+        result = super().authenticate_credentials(userid, password, request)
+        attempt.succeeded()
+        return result
 
 
 class ApiKeyAndPasswordAuthentication(BaseAuthentication):
