@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
 from rest_framework_api_key.models import AbstractAPIKey
 
 from vbaproject.db.routing import client_database_names
@@ -72,3 +74,49 @@ class ApiKey(AbstractAPIKey):
     def database_names(self):
         """The databases this key may use; names no longer configured are ignored by the caller."""
         return [name for name in self.databases or [] if isinstance(name, str)]
+
+
+class TokenGeneration(models.Model):
+    """The generation of a user's ID tokens: every token carries the one current when it was
+    issued (its ``gen`` claim), and a token of an older generation is refused.
+
+    Bumped whenever the user's active flag changes (``_end_tokens_on_activation_change``), so a
+    deactivated user's tokens stay dead after the user is reactivated: reactivation does not
+    revive them. (A password change ends tokens through their ``pwd`` claim.) No row: generation 0.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="vba_token_generation",
+    )
+    generation = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "ID token generation"
+
+    def __str__(self):
+        return f"{self.user_id}: generation {self.generation}"
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="vba_note_activation_change")
+def _note_activation_change(sender, instance, raw=False, using=None, update_fields=None, **kwargs):
+    """Before a user is saved: whether its active flag is about to change (one read by key)."""
+    instance._vba_activation_changed = False
+    if raw or instance.pk is None or (update_fields is not None and "is_active" not in update_fields):
+        return
+    stored = sender._default_manager.using(using).filter(pk=instance.pk).values_list("is_active", flat=True)
+    stored = list(stored)
+    instance._vba_activation_changed = bool(stored) and stored[0] != instance.is_active
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="vba_end_tokens_on_activation_change")
+def _end_tokens_on_activation_change(sender, instance, raw=False, using=None, **kwargs):
+    """After a user's active flag changed (either way): a new token generation."""
+    if raw or not getattr(instance, "_vba_activation_changed", False):
+        return
+    instance._vba_activation_changed = False
+    generations = TokenGeneration.objects.using(using)
+    if not generations.filter(user_id=instance.pk).update(generation=models.F("generation") + 1):
+        generations.get_or_create(user_id=instance.pk, defaults={"generation": 1})

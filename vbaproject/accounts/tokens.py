@@ -4,7 +4,11 @@ They are JWTs signed with HS256 under a key derived from ``VBA_JWT_SECRET`` (els
 ``SECRET_KEY``). Decoding pins ``algorithms=["HS256"]``, so ``alg: none`` and every other
 algorithm are refused, and requires ``exp``, ``iat``, ``sub``, ``aud``, ``iss`` and ``pwd``: a
 fingerprint of the user's password hash, so a token stops working when the password changes.
-The user must also still be active (README, *Authentication*).
+The user must also still be active (README, *Authentication*), and the token's ``gen`` claim
+must be the user's current token generation (``vbaproject.models.TokenGeneration``), which
+changes whenever the user is deactivated or reactivated: deactivation ends a user's tokens for
+good, not only while the user is inactive. (Tokens without ``gen``, issued before generations
+existed, count as generation 0, which is every user's until their active flag first changes.)
 """
 
 import hashlib
@@ -14,7 +18,10 @@ import time
 import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils.crypto import constant_time_compare
+
+from vbaproject.models import TokenGeneration
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_ISSUER = "vbaproject"
@@ -38,6 +45,19 @@ def password_fingerprint(user):
     return user.get_session_auth_hash()
 
 
+def token_generation(user):
+    """The user's current token generation (0 until their active flag first changes)."""
+    try:
+        return user.vba_token_generation.generation
+    except ObjectDoesNotExist:
+        return 0
+
+
+def _stored_generation(user):
+    generations = TokenGeneration.objects.filter(user_id=user.pk).values_list("generation", flat=True)
+    return generations.first() or 0
+
+
 def token_lifetime():
     return int(settings.VBA_TOKEN_LIFETIME_SECONDS)
 
@@ -54,6 +74,7 @@ def issue_id_token(user):
         "iat": now,
         "exp": now + lifetime,
         "pwd": password_fingerprint(user),
+        "gen": _stored_generation(user),
     }
     return jwt.encode(claims, signing_key(), algorithm=TOKEN_ALGORITHM), lifetime
 
@@ -77,8 +98,8 @@ def user_for_id_token(token):
         pk = int(claims["sub"])
     except (TypeError, ValueError):
         raise IdTokenInvalid("The ID token is not valid.") from None
-    user = get_user_model()._default_manager.filter(pk=pk).first()
-    if user is None or not user.is_active:
+    user = get_user_model()._default_manager.select_related("vba_token_generation").filter(pk=pk).first()
+    if user is None or not user.is_active or claims.get("gen", 0) != token_generation(user):
         raise IdTokenInvalid("The ID token's user no longer exists or has been deactivated.")
     fingerprint = claims["pwd"]
     if not isinstance(fingerprint, str) or not constant_time_compare(fingerprint, password_fingerprint(user)):

@@ -71,7 +71,8 @@ class ApiKeyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["databases"].choices = [(name, name) for name in client_database_names()]
+        if "databases" in self.fields:  # a revoked key's databases are read-only: not a field
+            self.fields["databases"].choices = [(name, name) for name in client_database_names()]
 
 
 @admin.register(ApiKey)
