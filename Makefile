@@ -9,7 +9,7 @@ PG_DB_SUFFIX ?=
 PG_TEST_ENV := DATABASE_URL=$(PG_URL)vba_control$(PG_DB_SUFFIX) \
 	VBA_DATABASES='{"demo": "$(PG_URL)vba_demo$(PG_DB_SUFFIX)", "other": "$(PG_URL)vba_other$(PG_DB_SUFFIX)"}'
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-scale topology topology-down clean
+.PHONY: run test test-sqlite test-postgres lint bench bench-scale bench-topology topology topology-down clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ topology: $(VENV)/.installed
 
 topology-down:
 	$(PY) deploy/topology.py down --drop
+
+# Two tenants on that topology, one stalled by a table lock: the healthy one's p50/p99 and errors,
+# with and without the per-database cap (bench/topology.py; its own ports and databases).
+bench-topology: $(VENV)/.dev
+	$(PY) -m bench.topology $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
