@@ -21,12 +21,15 @@ $(VENV)/.dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Its two workers share the throttle's counters in var/cache.sqlite3 (vbaproject/sqlite_cache.py)
+# unless VBA_CACHE_URL names another cache.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate_all -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo
 	@echo "Admin: http://127.0.0.1:8000/admin/   API: http://127.0.0.1:8000/vbasoftware/"
-	$(VENV)/bin/gunicorn vbaproject.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile -
+	VBA_CACHE_URL="$${VBA_CACHE_URL:-sqlite:///$(CURDIR)/var/cache.sqlite3}" \
+		$(VENV)/bin/gunicorn vbaproject.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile -
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -202,3 +202,158 @@ def test_concurrent_requests_share_exact_counters_in_redis(api, settings, vba_ra
     for thread in threads:
         thread.join(timeout=120)
     assert sorted(answers) == [207] * 50 + [429] * 30
+
+
+# Redis down: degrade, don't fail -------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_server():
+    """A private redis-server (never the system's): stopped and started again by the test."""
+    from tests.support.servers import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
+def test_with_redis_down_calls_answer_and_are_throttled_per_process(
+    live_server, api, settings, vba_rate, frozen, redis_server, monkeypatch, caplog
+):
+    """A real outage: the live server's Redis is stopped mid-test, then started again."""
+    import requests
+
+    from tests.support.servers import cache_settings
+    from vbaproject import cache_outage
+
+    monkeypatch.setattr(cache_outage, "RETRY_SECONDS", 0.5)  # Redis is tried again after 0.5 s
+    settings.CACHES = cache_settings(redis_server.url, f"vba-test-{uuid.uuid4().hex}")
+    vba_rate(rate=5, burst=10)  # windows of 2 s
+    frozen.move_to(dt.datetime.fromtimestamp(int(time.time()) // 2 * 2 + 2, dt.UTC))
+    url, headers = f"{live_server.url}{BATCH}", {**api.headers(), "Content-Type": "application/json"}
+
+    def burst(count):
+        return [requests.put(url, data=b"[]", headers=headers, timeout=60).status_code for _ in range(count)]
+
+    assert burst(11) == [207] * 10 + [429]
+    assert redis_server.client().dbsize() > 0  # the counters are in Redis, shared
+
+    redis_server.stop()
+    frozen.shift(4)  # a fresh window
+    caplog.clear()
+    assert burst(12) == [207] * 10 + [429] * 2  # answered, and throttled by this process's count
+    warnings = [r for r in caplog.records if r.name == "vbaproject.cache_outage" and r.levelname == "WARNING"]
+    assert len(warnings) == 1, "one warning per outage, not one per request"
+    assert cache_outage.is_down()
+
+    redis_server.start()  # empty: started without persistence
+    time.sleep(0.6)
+    frozen.shift(4)
+    assert burst(11) == [207] * 10 + [429]
+    assert not cache_outage.is_down()
+    assert redis_server.client().dbsize() > 0  # shared throttling resumed
+    assert any("available again" in r.getMessage() for r in caplog.records)
+
+
+# make run: its two workers share the counters in a SQLite file ---------------------------------
+
+
+COUNTER_SCRIPT = """
+import sys, time
+from pathlib import Path
+from vbaproject.sqlite_cache import SQLiteCache
+
+path, go, times = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+cache = SQLiteCache(path, {})
+cache.get("warm-up")
+while not go.exists():
+    time.sleep(0.01)
+for _ in range(times):
+    cache.add("k", 0, 60)
+    print(cache.incr("k"))
+"""
+
+
+def test_the_sqlite_cache_counts_exactly_across_processes(tmp_path):
+    """Four processes add and increment one counter at once: every count is handed out once
+    (FileBasedCache's read-then-write incr would hand some out twice)."""
+    import subprocess
+    import sys
+
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTER_SCRIPT, str(tmp_path / "cache.sqlite3"), str(go), "300"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        time.sleep(1)
+        go.touch()
+        outputs = [process.communicate(timeout=120)[0] for process in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert [process.returncode for process in processes] == [0] * 4
+    counts = [int(line) for output in outputs for line in output.split()]
+    assert sorted(counts) == list(range(1, 1201))
+
+
+def test_the_sqlite_cache_keeps_values_and_expiry(tmp_path):
+    from vbaproject.sqlite_cache import SQLiteCache
+
+    cache = SQLiteCache(str(tmp_path / "cache.sqlite3"), {})
+    assert cache.add("n", 5, 60) and not cache.add("n", 7, 60)
+    assert cache.incr("n", 2) == 7 and cache.decr("n") == 6
+    cache.set("obj", {"a": [1, 2]}, 60)
+    assert cache.get("obj") == {"a": [1, 2]} and cache.get("missing", "dflt") == "dflt"
+    cache.set("gone", 1, 0)  # expires at once
+    assert not cache.has_key("gone") and cache.add("gone", 2, 60) and cache.get("gone") == 2
+    with pytest.raises(ValueError):
+        cache.incr("missing")
+    with pytest.raises(ValueError):
+        cache.incr("obj")
+    assert cache.delete("n") and cache.get("n") is None
+
+
+def test_make_run_two_workers_share_the_throttle(tmp_path):
+    """make run's setup (SQLite site, 2 gunicorn workers, VBA_CACHE_URL=sqlite:///...): a burst of
+    150 from 8 connections gets the key's allowance once (50), not once per worker (up to 100)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from tests.support.gunicorn import running_gunicorn
+    from tests.support.servers import log_in, site_env
+
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("make run serves SQLite: runs in the SQLite pass")
+    env, key = site_env(tmp_path / "site")
+    env.update(
+        VBA_CACHE_URL=f"sqlite:///{tmp_path / 'cache.sqlite3'}",
+        # Windows of 50 / 0.5 = 100 s: the burst falls in one window (or straddles two, and
+        # then the sliding count still admits about 50).
+        VBA_THROTTLE_RATE="0.5",
+        VBA_THROTTLE_BURST="50",
+    )
+    access_log = tmp_path / "access.log"
+    env["GUNICORN_CMD_ARGS"] = f"--access-logfile {access_log} --access-logformat '%(p)s %(s)s'"
+    with running_gunicorn(env, workers=2, worker_class="gthread", threads=4) as server:
+        token = log_in(server.url, key)  # counts 1
+        headers = {"x-api-key": key, "Authorization": f"Bearer {token}", "vbasoftware-database": "demo"}
+        url = f"{server.url}{BATCH.replace('-batch', '')}"
+
+        def get(_):
+            return requests.get(url, headers=headers, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(get, range(150)))
+    assert set(answers) <= {200, 429}, answers
+    assert 48 <= answers.count(200) <= 51  # 49 after the login; a window edge moves it by 1-2
+    workers = {line.split()[0] for line in access_log.read_text().splitlines() if line.strip()}
+    assert len(workers) == 2, "both workers served the burst"

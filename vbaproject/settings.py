@@ -185,13 +185,29 @@ VBA_LOGIN_FAILURE_WINDOW = int(os.environ.get("VBA_LOGIN_FAILURE_WINDOW", 900))
 VBA_TRUSTED_PROXY_COUNT = int(os.environ.get("VBA_TRUSTED_PROXY_COUNT", 0))
 
 
-def cache_config(url):
-    """``redis://`` / ``rediss://`` / ``unix://`` URLs use Redis; none, the per-process memory cache."""
+# Seconds the Redis client waits to connect and for an answer before the cache counts as down
+# (vbaproject/cache_outage.py: the throttle then falls back to a per-process count).
+VBA_CACHE_TIMEOUT = float(os.environ.get("VBA_CACHE_TIMEOUT", 0.5))
+
+
+def cache_config(url, timeout=VBA_CACHE_TIMEOUT):
+    """``redis://`` / ``rediss://`` / ``unix://`` URLs use Redis; ``sqlite:///path`` a SQLite
+    file shared by the processes of one machine (``make run``); none, the per-process memory cache."""
     if not url:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "vba"}}
+    if url.startswith("sqlite:///"):
+        # As DATABASE_URL: sqlite:////absolute/path, sqlite:///relative/path
+        path = url[len("sqlite:///") :]
+        return {"default": {"BACKEND": "vbaproject.sqlite_cache.SQLiteCache", "LOCATION": path}}
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("VBA_CACHE_URL must be a redis://, rediss:// or unix:// URL")
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+        raise ValueError("VBA_CACHE_URL must be a redis://, rediss://, unix:// or sqlite:/// URL")
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout},
+        }
+    }
 
 
 CACHES = cache_config(os.environ.get("VBA_CACHE_URL", "").strip())

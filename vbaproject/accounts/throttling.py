@@ -25,8 +25,15 @@ only needs ``cache.add`` (create the counter with its expiry if it is missing) a
 request gives its count back with ``cache.decr``, so it does not use up the allowance.
 
 The counters live in the default cache: per process with the local-memory cache, shared by
-every process and host with Redis (``VBA_CACHE_URL``). Windows are cut on each process's
-clock, so hosts sharing a Redis should keep their clocks in sync (NTP).
+every process and host with Redis (``VBA_CACHE_URL``) or, for ``make run``'s two workers, with
+the SQLite cache (``vbaproject.sqlite_cache``). Windows are cut on each process's clock, so
+hosts sharing a Redis should keep their clocks in sync (NTP).
+
+When Redis is down the throttle does not fail the request (that was a 500 on every API call):
+``vbaproject.cache_outage.shared_cache`` runs the same algorithm on a local-memory cache of the
+process, logs one warning per outage and tries Redis again every few seconds. During the outage
+each process admits up to ``burst`` per window on its own, so N processes admit up to N times
+the limit; when Redis answers again the shared counters take over.
 """
 
 import contextlib
@@ -34,14 +41,15 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from vbaproject.cache_outage import shared_cache
 
 CACHE_PREFIX = "vba-throttle"
 
 
-def _count_request(key, timeout):
-    """Add one to the counter ``key`` (created with ``timeout``); returns the new count."""
+def _count_request(cache, key, timeout):
+    """Add one to the counter ``key`` (created with ``timeout``) in ``cache``; the new count."""
     for _ in range(3):
         cache.add(key, 0, timeout)
         try:
@@ -66,19 +74,28 @@ class ApiKeyRateThrottle(BaseThrottle):
         burst = int(settings.VBA_THROTTLE_BURST)
         if rate <= 0 or burst <= 0 or not prefix:
             return True
+        now = time.time()
+
+        def admit(cache):
+            return self._admit(cache, prefix, rate, burst, now)
+
+        admitted, self._wait = shared_cache(admit, fallback=admit)
+        return admitted
+
+    def _admit(self, cache, prefix, rate, burst, now):
+        """(admitted, seconds to wait) for one request, counted in ``cache``."""
         window = burst / rate
-        index, elapsed = divmod(time.time(), window)
+        index, elapsed = divmod(now, window)
         index, fraction = int(index), elapsed / window
         current_key = f"{CACHE_PREFIX}:{prefix}:{index}"
         timeout = math.ceil(2 * window) + 1
-        count = _count_request(current_key, timeout)
+        count = _count_request(cache, current_key, timeout)
         previous = cache.get(f"{CACHE_PREFIX}:{prefix}:{index - 1}", 0)
         if previous * (1 - fraction) + count <= burst:
-            return True
+            return True, None
         with contextlib.suppress(ValueError):  # expired meanwhile: nothing to give back
             cache.decr(current_key)
-        self._wait = self._seconds_until_admitted(count - 1, previous, fraction, window, burst)
-        return False
+        return False, self._seconds_until_admitted(count - 1, previous, fraction, window, burst)
 
     @staticmethod
     def _seconds_until_admitted(admitted, previous, fraction, window, burst):
