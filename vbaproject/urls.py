@@ -1,5 +1,5 @@
 """URLs: the admin at /admin/ (a site per client database at /admin/<database>/), the VBAPI
-routes under /vbasoftware/."""
+routes under /vbasoftware/, the load balancer's /healthz and /readyz (``vbaproject.health``)."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -7,11 +7,14 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 
+from vbaproject import health
 from vbaproject.admin import sites
 from vbaproject.api.envelope import problem
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/vba-database/", sites.switch_database_view, name="vba_database"),
     *sites.urls(),
     path("admin/", admin.site.urls),
