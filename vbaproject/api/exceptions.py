@@ -3,8 +3,8 @@
 A view raises one of these (or DRF's own: ``NotAuthenticated``, ``Throttled`` ...);
 ``exception_handler``, DRF's ``EXCEPTION_HANDLER``, lets DRF supply the status and headers such
 as ``WWW-Authenticate`` and ``Retry-After``, then rewrites the body as an RFC 9457 problem in the
-envelope. A lost client database is a 503 with ``Retry-After``; anything unexpected a 500 that
-quotes the activity ID, its traceback in the log only.
+envelope. A lost client database is a 503 with ``Retry-After``, and so is one at the cap of its
+bulkhead; anything unexpected a 500 that quotes the activity ID, its traceback in the log only.
 """
 
 import logging
@@ -37,6 +37,17 @@ class ServiceUnavailable(exceptions.APIException):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The client database cannot be reached right now; try again shortly."
+
+
+class DatabaseAtCapacity(exceptions.APIException):
+    """The client database already serves its cap of concurrent requests in this process
+    (``vbaproject.db.bulkheads``): 503 with ``Retry-After``, answered at once."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+    def __init__(self, database, wait):
+        super().__init__(f"The client database {database} is at capacity; try again in {wait} s.")
+        self.wait = wait  # DRF's handler sends it as Retry-After
 
 
 class BadRequest(exceptions.APIException):

@@ -39,12 +39,14 @@ from vbaproject.api.exceptions import (
     RETRY_AFTER_SECONDS,
     BadRequest,
     Conflict,
+    DatabaseAtCapacity,
     DatabaseForbidden,
     DatabaseHeaderMissing,
     PayloadTooLarge,
     ServiceUnavailable,
 )
 from vbaproject.api.lists import paginate, paginate_ordered, pagination_header
+from vbaproject.db import bulkheads
 from vbaproject.db.routing import is_client_database, release_client_database, select_client_database
 from vbaproject.engine.delete import Protected, delete_batch, delete_record
 from vbaproject.engine.journal import NO_JOURNAL
@@ -88,14 +90,32 @@ class VbaViewSet(viewsets.ViewSet):
         self._database_token = select_client_database(name)
         # Who writes, for the history: the user, through the API, with this API key.
         self._context_token = set_write_context(audit_username(request), Via.API, api_key=request.auth.name)
+        # A slot of the database's bulkhead (its cap of concurrent requests), or a 503 at once.
+        try:
+            self._bulkhead_slot = bulkheads.enter(name)
+        except bulkheads.AtCapacity:
+            raise DatabaseAtCapacity(name, bulkheads.RETRY_AFTER_SECONDS) from None
 
     def finalize_response(self, request, response, *args, **kwargs):
+        self.leave_bulkhead()
         token = getattr(self, "_database_token", None)
         if token is not None:
             release_client_database(token)
             reset_write_context(self._context_token)
             self._database_token = None
         return super().finalize_response(request, response, *args, **kwargs)
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            self.leave_bulkhead()  # also when an exception escaped before finalize_response
+
+    def leave_bulkhead(self):
+        slot = getattr(self, "_bulkhead_slot", None)
+        if slot is not None:
+            self._bulkhead_slot = None
+            slot.leave()
 
 
 class EntityViewSet(VbaViewSet):
