@@ -60,11 +60,14 @@ MIDDLEWARE = [
     "vbaproject.api.activity.ActivityIdMiddleware",
     "vbaproject.db.limits.RequestDeadlineMiddleware",  # VBA_REQUEST_TIMEOUT starts here
     "django.middleware.security.SecurityMiddleware",
+    "vbaproject.middleware.BodyLimitMiddleware",  # 413 for big bodies outside the API, unread
+    "vbaproject.middleware.RejectNulMiddleware",  # 400 for NUL in a query string or form value
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "vbaproject.accounts.login_limits.AdminLoginLimitMiddleware",  # the admin logins' limits
     "vbaproject.accounts.login_limits.AdminLoginLimitMiddleware",  # the admin logins' limits
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -115,8 +118,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"  # collectstatic fills it (make run)
 
-# The batch routes enforce their own, larger limits (VBA_BATCH_MAX_BYTES).
-DATA_UPLOAD_MAX_MEMORY_SIZE = None
+# Request bodies outside the API (the admin's forms): Django's 2.5 MB; a larger Content-Length
+# is answered 413 before the body is read (vbaproject/middleware.py). The API's parser reads the
+# body stream itself, within its own, larger limit (VBA_BATCH_MAX_BYTES): this one does not apply.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 VBA_BATCH_MAX_ITEMS = int(os.environ.get("VBA_BATCH_MAX_ITEMS", 10_000))
@@ -173,6 +178,16 @@ VBA_TOKEN_LIFETIME_SECONDS = int(os.environ.get("VBA_TOKEN_LIFETIME_SECONDS", 24
 # every server process shares them.
 VBA_THROTTLE_RATE = float(os.environ.get("VBA_THROTTLE_RATE", 25))
 VBA_THROTTLE_BURST = int(os.environ.get("VBA_THROTTLE_BURST", 50))
+
+# Failed logins (API and admin) per username and per client address within a window of seconds
+# from the first failure; past either, logins answer 429 without checking the password
+# (vbaproject/accounts/login_limits.py). 0 turns a limit off.
+VBA_LOGIN_FAILURES_PER_USER = int(os.environ.get("VBA_LOGIN_FAILURES_PER_USER", 10))
+VBA_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("VBA_LOGIN_FAILURES_PER_ADDRESS", 50))
+VBA_LOGIN_FAILURE_WINDOW = int(os.environ.get("VBA_LOGIN_FAILURE_WINDOW", 900))
+# How many proxies in front append to X-Forwarded-For (nginx: 1): the client address is the
+# N-th entry from the right. 0: REMOTE_ADDR, X-Forwarded-For ignored.
+VBA_TRUSTED_PROXY_COUNT = int(os.environ.get("VBA_TRUSTED_PROXY_COUNT", 0))
 
 # Failed logins (API and admin) per username and per client address within a window of seconds
 # from the first failure; past either, logins answer 429 without checking the password

@@ -10,11 +10,19 @@ from django.utils import timezone
 
 from vbaproject.spec.entities import entity_spec
 
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"): a text cell
+# beginning with one of these is written with a leading apostrophe, which spreadsheets show as
+# text and do not evaluate. Numbers are written as they are (a negative amount stays -5.00).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def csv_value(value):
-    """A value as the API writes it: ISO 8601 UTC date-times, true/false, empty for null."""
+    """A value as the API writes it: ISO 8601 UTC date-times, true/false, empty for null; text that
+    a spreadsheet would take for a formula (``=HYPERLINK(...)``, ``@SUM(...)``) starts with ``'``."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
