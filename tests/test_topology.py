@@ -246,8 +246,9 @@ def test_one_instance_killed_mid_load(topo):
 
     The writer sends batches with server-assigned keys, each with its own Idempotency-Key, and
     retries a batch with the same key when it gets no answer, a 5xx, a 409 (the first attempt
-    still counts as running) or a 429, as a client should. nginx never replays a PUT on the
-    other instance itself (deploy/nginx.conf.template), so the client's retry is the only one.
+    still counts as running) or a 429, as a client should. nginx also resends a keyed write
+    that meets the dead instance to the other one (deploy/nginx.conf.template); either way the
+    service applies it once.
     """
     topo.ensure_instances_up()
     key = topo.new_api_key("topology kill test")
@@ -313,8 +314,16 @@ def test_one_instance_killed_mid_load(topo):
     try:
         topology.kill_instance(topo.workdir, victim)
         killed.set()
-        # Reads meet the dead instance too: nginx retries them on the other one itself.
+        # Reads, and writes with an Idempotency-Key, that meet the dead instance are sent to
+        # the other one by nginx itself: answered at the first attempt.
         reads = [topo.call("GET", LIST, headers=topo.api_headers(key, token, "acme")) for _ in range(6)]
+        keyed_writes = []
+        for n in range(4):
+            items = json.dumps(
+                [{"grievance_Key": 0, "admin_Change": f"failover-{run}-{n}-{i}"} for i in range(5)]
+            )
+            headers = topo.api_headers(key, token, "acme", **{"Idempotency-Key": f"failover-{run}-{n}"})
+            keyed_writes.append(topo.call("PUT", BATCH, items, headers))
         for thread in threads:
             thread.join(timeout=150)
         assert not any(thread.is_alive() for thread in threads), "the writers did not finish"
@@ -322,6 +331,8 @@ def test_one_instance_killed_mid_load(topo):
         assert landed_after_kill[0] >= after_kill, "the other instance did not carry on"
         assert sorted(landed) == sorted(started)
         assert [read.status for read in reads] == [200] * len(reads), reads
+        assert [write.status for write in keyed_writes] == [207] * len(keyed_writes), keyed_writes
+        assert topo.count("acme", f"failover-{run}-") == (20, 20)
         # Every item exactly once, however many attempts it took.
         expected = len(started) * per_batch
         assert topo.count("acme", f"kill-{run}-") == (expected, expected), attempts
