@@ -68,7 +68,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "vbaproject.accounts.login_limits.AdminLoginLimitMiddleware",  # the admin logins' limits
-    "vbaproject.accounts.login_limits.AdminLoginLimitMiddleware",  # the admin logins' limits
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -178,16 +177,6 @@ VBA_TOKEN_LIFETIME_SECONDS = int(os.environ.get("VBA_TOKEN_LIFETIME_SECONDS", 24
 # every server process shares them.
 VBA_THROTTLE_RATE = float(os.environ.get("VBA_THROTTLE_RATE", 25))
 VBA_THROTTLE_BURST = int(os.environ.get("VBA_THROTTLE_BURST", 50))
-
-# Failed logins (API and admin) per username and per client address within a window of seconds
-# from the first failure; past either, logins answer 429 without checking the password
-# (vbaproject/accounts/login_limits.py). 0 turns a limit off.
-VBA_LOGIN_FAILURES_PER_USER = int(os.environ.get("VBA_LOGIN_FAILURES_PER_USER", 10))
-VBA_LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("VBA_LOGIN_FAILURES_PER_ADDRESS", 50))
-VBA_LOGIN_FAILURE_WINDOW = int(os.environ.get("VBA_LOGIN_FAILURE_WINDOW", 900))
-# How many proxies in front append to X-Forwarded-For (nginx: 1): the client address is the
-# N-th entry from the right. 0: REMOTE_ADDR, X-Forwarded-For ignored.
-VBA_TRUSTED_PROXY_COUNT = int(os.environ.get("VBA_TRUSTED_PROXY_COUNT", 0))
 
 # Failed logins (API and admin) per username and per client address within a window of seconds
 # from the first failure; past either, logins answer 429 without checking the password
