@@ -54,6 +54,9 @@ PGBOUNCER = Path("/usr/sbin/pgbouncer")
 LOOPBACK = "127.0.0.1"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"  # seed_demo's superuser
 PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE = "{{", "}}"
+# The readiness check a load balancer uses: 200 once the control database answers (README,
+# "Health checks and bulkheads").
+READY = "/readyz"
 
 
 class TopologyError(Exception):
@@ -392,6 +395,10 @@ def cmd_up(args):
         "VBA_LOG_LEVEL": "INFO",
         "VBA_THROTTLE_RATE": str(args.throttle_rate),
         "VBA_THROTTLE_BURST": str(args.throttle_burst),
+        # As deploy/vbaproject.env.example: 3 of each worker's 4 threads per client database
+        # (a database's own max_requests, --db-option, overrides it); nginx is the one proxy.
+        "VBA_DATABASE_MAX_REQUESTS": "3",
+        "VBA_TRUSTED_PROXY_COUNT": "1",
         "VBA_VAR_DIR": str(var_dir),
         "GUNICORN_WORKERS": str(args.workers),
         "GUNICORN_THREADS": str(args.threads),
@@ -449,7 +456,7 @@ def cmd_up(args):
         raise TopologyError(f"nginx -t rejected {nginx_conf}:\n{checked.stderr}")
     log = nginx_dir / "console.log"
     process = spawn(state, "nginx", base, log)
-    url = f"http://{LOOPBACK}:{args.nginx_port}/admin/login/"
+    url = f"http://{LOOPBACK}:{args.nginx_port}{READY}"
     wait_until(lambda: http_status(url) == 200, "nginx", 15, process, log)
     say(f"nginx on {LOOPBACK}:{args.nginx_port} (master pid {process.pid})")
     print_summary(state)
@@ -487,9 +494,9 @@ def cmd_status(args):
         line = f"{key:<16} pid {info['pid']:<8} {'running' if alive else 'NOT RUNNING'}"
         if key == "nginx" or key.startswith("gunicorn"):
             port = d["nginx_port"] if key == "nginx" else int(key.split("-")[1])
-            code = http_status(f"http://{LOOPBACK}:{port}/admin/login/")
+            code = http_status(f"http://{LOOPBACK}:{port}{READY}")
             healthy &= code == 200
-            line += f"   GET :{port}/admin/login/ -> {code}"
+            line += f"   GET :{port}{READY} -> {code}"
         print(line)
     try:
         with psycopg.connect(
@@ -522,7 +529,7 @@ def start_gunicorn(state, port):
     command = [str(VENV_BIN / "gunicorn"), "-c", str(DEPLOY_DIR / "gunicorn.conf.py")]
     log = Path(state.data["workdir"]) / f"gunicorn-{port}.log"
     process = spawn(state, f"gunicorn-{port}", command, log, env=env, cwd=state.data["app_dir"])
-    url = f"http://{LOOPBACK}:{port}/admin/login/"
+    url = f"http://{LOOPBACK}:{port}{READY}"
     wait_until(lambda: http_status(url) == 200, f"gunicorn on {port}", 60, process, log)
     say(f"gunicorn on {LOOPBACK}:{port} (master pid {process.pid})")
 
