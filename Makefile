@@ -21,9 +21,16 @@ $(VENV)/.dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo's own secret key, made once and kept in var/ (settings refuse to start without one);
+# a DJANGO_SECRET_KEY in the environment wins.
+var/demo-secret-key:
+	mkdir -p var
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(64))' > $@
+
 # Its two workers share the throttle's counters in var/cache.sqlite3 (vbaproject/sqlite_cache.py)
 # unless VBA_CACHE_URL names another cache.
-run: $(VENV)/.installed
+run: export DJANGO_SECRET_KEY ?= $(shell cat var/demo-secret-key 2>/dev/null)
+run: $(VENV)/.installed var/demo-secret-key
 	$(PY) manage.py migrate_all -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo

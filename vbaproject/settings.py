@@ -4,6 +4,8 @@ import os
 import warnings
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from vbaproject.db.config import database_config, parse_client_databases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -18,15 +20,20 @@ def env_flag(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY")
+DEBUG = env_flag("DJANGO_DEBUG")
+# Sessions, CSRF and (unless VBA_JWT_SECRET is set) ID tokens are signed with it: a server must
+# not run on a key everyone can read. `make run` keeps a random one in var/demo-secret-key.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
 if not SECRET_KEY:
-    warnings.warn(
-        "DJANGO_SECRET_KEY is not set: using an insecure development key. Set it in production.",
-        stacklevel=1,
-    )
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it to 50 or more random characters "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(64))'), "
+            "or set DJANGO_DEBUG=true to run with a public development key."
+        )
+    warnings.warn("DJANGO_SECRET_KEY is not set: using a public development key (debug).", stacklevel=1)
     SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
 
-DEBUG = env_flag("DJANGO_DEBUG")
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
@@ -187,6 +194,34 @@ VBA_LOGIN_FAILURE_WINDOW = int(os.environ.get("VBA_LOGIN_FAILURE_WINDOW", 900))
 # How many proxies in front append to X-Forwarded-For (nginx: 1): the client address is the
 # N-th entry from the right. 0: REMOTE_ADDR, X-Forwarded-For ignored.
 VBA_TRUSTED_PROXY_COUNT = int(os.environ.get("VBA_TRUSTED_PROXY_COUNT", 0))
+
+# HTTPS, terminated by the proxy in front (README, *Deployment*): DJANGO_HTTPS=true turns on the
+# redirect to https://, secure cookies, HSTS and trust in the proxy's X-Forwarded-Proto; each
+# has its own override. The load balancer's health checks stay reachable over plain HTTP.
+HTTPS = env_flag("DJANGO_HTTPS")
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz)/?$"]
+SESSION_COOKIE_SECURE = env_flag("DJANGO_SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_flag("DJANGO_CSRF_COOKIE_SECURE", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 31_536_000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_HSTS_PRELOAD")
+
+
+def proxy_ssl_header(value):
+    """``X-Forwarded-Proto: https`` -> ``("HTTP_X_FORWARDED_PROTO", "https")``; empty or off: None."""
+    value = value.strip()
+    if value.lower() in {"", "0", "off", "false", "no", "none"}:
+        return None
+    name, sep, expected = value.partition(":")
+    if not sep or not name.strip() or not expected.strip():
+        raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER must be 'Header-Name: value' or off")
+    return "HTTP_" + name.strip().upper().replace("-", "_"), expected.strip()
+
+
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(
+    os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto: https" if HTTPS else "")
+)
 
 
 # Seconds the Redis client waits to connect and for an answer before the cache counts as down
