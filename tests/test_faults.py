@@ -10,6 +10,7 @@ timeout would kill the worker. Keys assigned while another batch writes its expl
 never land on them.
 """
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,7 @@ from django.db import connections
 
 from grievances.models import Grievance
 from tests.support.gunicorn import database_url, postgres_test_env, running_gunicorn
+from tests.support.pgproxy import PostgresProxy
 from vbaproject.db.config import ImproperClientDatabases, parse_client_databases
 from vbaproject.db.limits import Limits
 from vbaproject.db.routing import using_client_database
@@ -97,6 +99,34 @@ def test_a_terminated_backend_is_answered_truthfully(api, failpoint, written):
         else:
             assert status == 503 and headers.get("Retry-After"), body
         assert server.worker_timeouts() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
+@pytest.mark.parametrize(("commit", "written"), [(1, CHUNK), (3, ITEMS)])
+def test_a_commit_whose_answer_is_lost_is_asked_about(api, commit, written):
+    """The server commits chunk ``commit`` and the connection dies before the answer arrives
+    (tests/support/pgproxy.py): asked on a fresh connection, it committed, so it is answered as
+    written; nothing after it is."""
+    demo = connections["demo"].settings_dict
+    proxy = PostgresProxy(demo["HOST"] or "127.0.0.1", int(demo["PORT"] or 5432))
+    try:
+        server_env = env()
+        server_env["VBA_DATABASES"] = json.dumps(
+            {"demo": proxy.url_through(demo), "other": database_url(connections["other"].settings_dict)}
+        )
+        with running_gunicorn(server_env) as server:
+            items = batch("C")
+            proxy.lose_commit_answer(commit)
+            status, headers, body = server.request("PUT", ROUTE, items, api.headers())
+            assert proxy.lost.is_set(), "no COMMIT answer was lost"
+            if written == ITEMS:  # everything was written: a plain 207, nothing to retry
+                assert status == 207 and [r["status"] for r in body["data"]] == [201] * ITEMS, body
+                assert len(table()) == ITEMS
+            else:
+                assert_tells_the_truth(items, status, headers, body, written)
+    finally:
+        proxy.close()
 
 
 def holding_lock():
