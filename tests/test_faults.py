@@ -307,3 +307,33 @@ def test_postgres_sessions_start_with_their_databases_timeouts():
         lock = cursor.fetchone()[0]
     limits = connections["demo"].settings_dict["LIMITS"]
     assert (statement, lock) == (f"{limits.statement_timeout:g}s", f"{limits.lock_timeout:g}s")
+
+
+# The engine's journal hook (vbaproject.engine.journal), used by Idempotency-Key retries --------
+
+
+class ListJournal:
+    def __init__(self, done):
+        self.done = done
+        self.recorded = []  # (indexes, inside a transaction?) per write transaction
+
+    def record(self, connection, outcomes):
+        self.recorded.append(([o.index for o in outcomes], connection.in_atomic_block))
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])  # real commits
+def test_the_journal_answers_done_items_and_records_every_write_in_its_transaction(demo_db, settings):
+    from vbaproject.engine.outcomes import ItemOutcome, Outcome
+    from vbaproject.engine.upsert import upsert_batch
+
+    settings.VBA_BATCH_CHUNK_ROWS = 2
+    items = [sample_item(Grievance, subscriber_ID=f"J{i}") for i in range(5)]
+    items[3]["subscriber_ID"] = "far too long for the field"  # invalid: 400, as always
+    earlier = ItemOutcome(1, 4242, Outcome.CREATED)
+    journal = ListJournal({1: earlier, 3: ItemOutcome(3, 7, Outcome.CREATED)})
+    results = upsert_batch(Grievance, items, user="t", journal=journal)
+    assert results[1] is earlier
+    assert results[3].status == 400
+    assert [r.status for i, r in enumerate(results) if i not in (1, 3)] == [201, 201, 201]
+    assert journal.recorded == [([0, 2], True), ([4], True)]
+    assert sorted(Grievance.objects.values_list("subscriber_ID", flat=True)) == ["J0", "J2", "J4"]
