@@ -142,7 +142,10 @@ def test_a_locked_database_holds_at_most_its_cap_of_threads(api):
             for thread in threads:
                 thread.join(timeout=60)
         assert time.monotonic() - locked_at < 60
-        assert sorted(a[0] for a in answers) == [207, 207, 503, 503], answers
+        # The two that waited: written once the lock went (or, on a machine so slow that the lock
+        # outlived the statement timeout, cut by it: a 503 of their own, not the bulkhead's).
+        waited = [a for a in answers if "at capacity" not in a[2]]
+        assert len(waited) == 2 and all(a[0] in (207, 503) for a in waited), answers
         # Their slots came back: two concurrent writes again both get in.
         again = [threading.Thread(target=write, args=(n,)) for n in (10, 11)]
         answers.clear()

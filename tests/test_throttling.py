@@ -7,6 +7,7 @@ except in CI (``CI`` set), where they fail.
 """
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -228,6 +229,7 @@ def test_with_redis_down_calls_answer_and_are_throttled_per_process(
     from vbaproject import cache_outage
 
     monkeypatch.setattr(cache_outage, "RETRY_SECONDS", 0.5)  # Redis is tried again after 0.5 s
+    caplog.set_level(logging.INFO, logger="vbaproject.cache_outage")
     settings.CACHES = cache_settings(redis_server.url, f"vba-test-{uuid.uuid4().hex}")
     vba_rate(rate=5, burst=10)  # windows of 2 s
     frozen.move_to(dt.datetime.fromtimestamp(int(time.time()) // 2 * 2 + 2, dt.UTC))
