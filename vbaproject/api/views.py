@@ -27,12 +27,14 @@ A viewset's ``path_fields`` are entity fields bound by its route
 every write takes it from the path.
 """
 
+import functools
+
 from django.conf import settings
 from django.db import connections, router, transaction
 from rest_framework import exceptions, status, viewsets
 
 from vbaproject.accounts.permissions import caller_databases
-from vbaproject.api.content import ContentNegotiation, JsonParser, JsonRenderer
+from vbaproject.api.content import ContentNegotiation, JsonArray, JsonParser, JsonRenderer
 from vbaproject.api.envelope import envelope_response, multi_code_response
 from vbaproject.api.exceptions import (
     DATABASE_HEADER,
@@ -50,6 +52,7 @@ from vbaproject.db import bulkheads
 from vbaproject.db.routing import is_client_database, release_client_database, select_client_database
 from vbaproject.engine.delete import Protected, delete_batch, delete_record
 from vbaproject.engine.journal import NO_JOURNAL
+from vbaproject.engine.options import BadOption, BatchOptions, upsert_with_options
 from vbaproject.engine.outcomes import RETRY_LATER, ItemOutcome, Outcome, partly_written
 from vbaproject.engine.upsert import upsert_batch
 from vbaproject.history.context import reset_write_context, set_write_context
@@ -70,6 +73,20 @@ def may_use_database(request, name):
 def audit_username(request):
     user = getattr(request, "user", None)
     return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+
+
+def release_request(view, request, response):
+    """Cut the reference cycles a DRF request leaves behind, once its answer is sent.
+
+    The view, the request and the response refer to each other (``view.request``,
+    ``request.parser_context``, ``response.renderer_context``), and the request holds the
+    parsed body: left to the garbage collector, a batch's items would outlive the request by
+    however long it takes to run. Django calls this when it closes the response.
+    """
+    request._full_data = request._data = request._files = None
+    request.parser_context = None
+    response.renderer_context = None
+    view.request = view.response = view.args = view.kwargs = view.headers = None
 
 
 class VbaViewSet(viewsets.ViewSet):
@@ -103,7 +120,9 @@ class VbaViewSet(viewsets.ViewSet):
             release_client_database(token)
             reset_write_context(self._context_token)
             self._database_token = None
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response._resource_closers.append(functools.partial(release_request, self, request, response))
+        return response
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -184,7 +203,7 @@ class EntityViewSet(VbaViewSet):
         if self.path_fields:
             self.get_path_values()
         items = self.request.data
-        if not isinstance(items, list):
+        if not isinstance(items, JsonArray | list):
             raise exceptions.ParseError(f"The body must be a JSON array of {self.noun} objects.")
         if len(items) > settings.VBA_BATCH_MAX_ITEMS:
             raise PayloadTooLarge(
@@ -193,7 +212,10 @@ class EntityViewSet(VbaViewSet):
             )
         if self.path_fields:
             # Items that are not objects stay as they are, for the engine's own 400.
-            return [self.with_path_values(i) if isinstance(i, dict) else i for i in items]
+            def bind(item):
+                return self.with_path_values(item) if isinstance(item, dict) else item
+
+            return items.map(bind) if isinstance(items, JsonArray) else [bind(i) for i in items]
         return items
 
     def with_path_values(self, item):
@@ -344,11 +366,22 @@ class EntityViewSet(VbaViewSet):
         data = [change_as_api(self.model, entry, fields) for entry, fields in with_changes(self.model, page)]
         return envelope_response(data, headers=pagination_header(pagination))
 
+    def get_batch_options(self):
+        """The PUT batch route's ``allOrNone`` and ``validateOnly`` (``vbaproject.engine.options``)."""
+        try:
+            return BatchOptions.from_query(self.request.query_params)
+        except BadOption as exc:
+            raise BadRequest(str(exc)) from None
+
     def put_batch(self, request, *args, **kwargs):
+        options = self.get_batch_options()
         items = self.get_items()
-        return self.idempotently(
-            lambda journal: self.multi_code_response(self.perform_upsert(items, journal=journal))
-        )
+
+        def perform(journal):
+            write = lambda: self.perform_upsert(items, journal=journal)  # noqa: E731
+            return self.multi_code_response(upsert_with_options(self.model, items, options, write))
+
+        return self.idempotently(perform)
 
     def delete_batch(self, request, *args, **kwargs):
         items = self.get_items()
