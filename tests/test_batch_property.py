@@ -11,7 +11,7 @@ from auths.models import Auth
 from grievances.models import Grievance
 from tests.support.answers import data_of
 from tests.support.entities import batch_url
-from tests.support.oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run
+from tests.support.oracle import ABSENT, EXPLODES, REJECTED, TRACKED, Case, run, with_options
 from vbaproject.db.routing import using_client_database
 from vbaproject.history.context import recorded_transaction, writing_as
 from vbaproject.history.models import history_model
@@ -117,7 +117,15 @@ def _seed(model, keys, extra):
     )
 
 
-def check(api, model, items, chunk_rows, django_settings):
+OPTIONS = {  # the query string, and the options it asks for
+    "": {},
+    "?allOrNone=true": {"all_or_none": True},
+    "?validateOnly=true": {"validate_only": True},
+    "?allOrNone=true&validateOnly=true": {"all_or_none": True, "validate_only": True},
+}
+
+
+def check(api, model, items, chunk_rows, django_settings, query=""):
     django_settings.VBA_BATCH_CHUNK_ROWS = chunk_rows
     keys = KEYS[model]
     case = run(
@@ -128,9 +136,10 @@ def check(api, model, items, chunk_rows, django_settings):
             items,
         )
     )
+    case = with_options(case, **OPTIONS[query])
     with using_client_database("demo"), transaction.atomic(using="demo"):
         seed(model, keys["initial"])
-        response = api.put(batch_url(model), items)
+        response = api.put(batch_url(model) + query, items)
         results = data_of(response, 207)
         assert [r["status"] for r in results] == case.statuses, (items, results)
         final = {}
@@ -150,6 +159,8 @@ def check(api, model, items, chunk_rows, django_settings):
             sent = item.get(model._meta.pk.name) if isinstance(item, dict) else None
             if status in (200, 201) and sent not in (None, 0, ""):
                 assert result["id"][0]["value"] == sent
+            if status == 424:  # not applied: the key as sent, or 0 for one to be assigned
+                assert result["id"][0]["value"] == (0 if sent in (None, 0, "") else sent)
         transaction.set_rollback(True, using="demo")
 
 
@@ -190,3 +201,15 @@ def test_grievance_batches_match_one_at_a_time(api, refusing_database, settings,
 @given(items=items_for(Auth), chunk_rows=st.sampled_from([1, 3, 1000]))
 def test_auth_batches_match_one_at_a_time(api, refusing_database, settings, items, chunk_rows):
     check(api, Auth, items, chunk_rows, settings)
+
+
+@settings(**{**COMMON, "max_examples": 40})
+@given(
+    case=st.sampled_from([Grievance, Auth]).flatmap(lambda m: st.tuples(st.just(m), items_for(m))),
+    chunk_rows=st.sampled_from([1, 2, 1000]),
+    query=st.sampled_from(sorted(OPTIONS)[1:]),
+)
+def test_batch_options_match_one_at_a_time(api, refusing_database, settings, case, chunk_rows, query):
+    """allOrNone and validateOnly: the one-at-a-time answers, then nothing written when asked."""
+    model, items = case
+    check(api, model, items, chunk_rows, settings, query)

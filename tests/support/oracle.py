@@ -65,3 +65,16 @@ def run(case):
         state[key] = values
     case.final = state
     return case
+
+
+def with_options(case, all_or_none=False, validate_only=False):
+    """``case`` as the batch options change it (``vbaproject.engine.options``): with
+    ``allOrNone`` and a failing item, every other item answers 424 and nothing is written; with
+    ``validateOnly`` the answers stay and nothing is written."""
+    failed = any(status >= 300 for status in case.statuses)
+    if all_or_none and failed:
+        case.statuses = [424 if status < 300 else status for status in case.statuses]
+    if validate_only or (all_or_none and failed):
+        case.final = copy.deepcopy(case.initial)
+        case.history = {}
+    return case

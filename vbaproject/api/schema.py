@@ -23,6 +23,7 @@ from vbaproject.api.activity import ACTIVITY_HEADER
 from vbaproject.api.exceptions import DATABASE_HEADER
 from vbaproject.api.lists import PAGINATION_HEADER, PAGING_PARAMETERS, list_parameters
 from vbaproject.apps import entity_models
+from vbaproject.engine.options import ALL_OR_NONE, VALIDATE_ONLY
 from vbaproject.idempotency.digest import IDEMPOTENCY_HEADER
 from vbaproject.spec.entities import FieldKind, entity_spec
 
@@ -341,6 +342,7 @@ def _components():
                 "description": "Target database: the name of the client database the call works on.",
                 "schema": {"type": "string"},
             },
+            **batch_option_parameters(),
             "IdempotencyKey": {
                 "name": IDEMPOTENCY_HEADER,
                 "in": "header",
@@ -359,6 +361,38 @@ def _components():
             },
         },
         "securitySchemes": SECURITY_SCHEMES,
+    }
+
+
+def ref_parameter(name):
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def batch_option_parameters():
+    """The PUT batch routes' options (``vbaproject.engine.options``): extensions, off by default."""
+
+    def option(name, description):
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": f"An extension of this service, off by default: {description}",
+            "schema": {"type": "boolean", "default": False},
+            "x-vbaproject-extension": True,
+        }
+
+    return {
+        "AllOrNone": option(
+            ALL_OR_NONE,
+            "if any item fails, nothing is written; the failing items answer as usual, every other "
+            "item 424 (not written: another item of this allOrNone batch failed).",
+        ),
+        "ValidateOnly": option(
+            VALIDATE_ONLY,
+            "every item is checked exactly as a real call would check it, the database's own checks "
+            "included, and nothing is written; the answers are the real call's (an assigned key "
+            "shown is not kept).",
+        ),
     }
 
 
@@ -529,6 +563,12 @@ class VbaAutoSchema(AutoSchema):
                 "with every offending field named, 500 for an unexpected failure of that item alone. A "
                 f"{key} of 0 (or left out) has a key assigned." + binds
             )
+            description += (
+                " With allOrNone=true nothing is written if any item fails (the others answer 424); with "
+                "validateOnly=true every item is checked, the database's own checks included, and nothing "
+                "is written."
+            )
+            parameters += [ref_parameter("AllOrNone"), ref_parameter("ValidateOnly")]
             request_body = _body({"type": "array", "items": ref(name)}, f"The {plural} to create or update.")
             success = {"207": _ok("MultiCodeResponseListVBAResponse", "One result per item.")}
             problems |= {413, 415}
