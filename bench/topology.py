@@ -15,8 +15,9 @@ its own throwaway databases (``vba_bench_*``, dropped at the end):
   lock until its ``lock_timeout`` (or is refused at once by the cap);
 - ``acme`` is healthy. A bounded number of requests (``--requests``, default 400; loopback
   only): a quarter from 4 healthy clients (a grievance list, then a 10-item batch, in turn),
-  three quarters from 24 stalled-tenant clients (lists, each pausing 0.1 s between requests) —
-  more stalled requests at once than the 16 threads behind nginx.
+  three quarters from 24 stalled-tenant clients (lists; each waits the answer's Retry-After
+  but at most 1 s, else 0.1 s, before its next) — more stalled requests at once than the 16
+  threads behind nginx.
 
 Reported: the healthy tenant's p50/p99 latency and its errors (any answer but 200/207, or no
 answer) beside the targets (0 errors, p99 under 1 s), and what the stalled tenant got (503s
@@ -157,6 +158,18 @@ def measure(args, cap, run_name):
                 "Content-Type": "application/json",
             }
 
+        # Warm-up, not measured: every thread of every worker opens its connections to both
+        # databases and runs the code paths once (16 threads; nginx spreads the requests).
+        def warm(database):
+            for _ in range(8):
+                call(nginx_port, "GET", LIST, headers=headers[database], timeout=120)
+
+        warmers = [threading.Thread(target=warm, args=(db,)) for db in (HEALTHY, STALLED) for _ in range(8)]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
+
         # Stall one tenant: a lock on its grievances table, held by a transaction for the run.
         stalled_db = state.data["databases"][STALLED]
         holder = psycopg.connect(args.postgres.rsplit("/", 1)[0] + "/" + stalled_db, connect_timeout=10)
@@ -165,7 +178,8 @@ def measure(args, cap, run_name):
         healthy_n = args.requests // 4
         stalled_n = args.requests - healthy_n
         healthy_clients, stalled_clients = 4, 24
-        healthy, stalled, lock = [], [], threading.Lock()
+        healthy, stalled, slowest, lock = [], [], [], threading.Lock()
+        run_started = time.monotonic()
         marker = uuid.uuid4().hex[:8]
 
         def healthy_client(number, count):
@@ -182,14 +196,19 @@ def measure(args, cap, run_name):
                 status, _, _ = call(nginx_port, *request, headers=headers[HEALTHY], timeout=120)
                 with lock:
                     healthy.append((time.monotonic() - started, status))
+                    slowest.append((time.monotonic() - started, request[0], started - run_started))
 
         def stalled_client(count):
             for _ in range(count):
                 started = time.monotonic()
-                status, _, body = call(nginx_port, "GET", LIST, headers=headers[STALLED], timeout=120)
+                status, answer_headers, body = call(
+                    nginx_port, "GET", LIST, headers=headers[STALLED], timeout=120
+                )
                 with lock:
                     stalled.append((time.monotonic() - started, stalled_kind(status, body)))
-                time.sleep(0.1)
+                # Retry-After, as the README asks of integrators, but at most 1 s: an impatient
+                # tenant, and a run that stays short.
+                time.sleep(min(float(answer_headers.get("retry-after", args.pause)), 1))
 
         threads = [
             threading.Thread(target=stalled_client, args=(share,), daemon=True)
@@ -218,8 +237,13 @@ def measure(args, cap, run_name):
                 "errors": errors,
                 "statuses": dict(Counter(str(status) for _, status in healthy)),
                 "p50_ms": round(1000 * statistics.median(latencies)),
+                "p90_ms": round(1000 * percentile(latencies, 0.90)),
                 "p99_ms": round(1000 * percentile(latencies, 0.99)),
                 "max_ms": round(1000 * max(latencies)),
+                "slowest": [
+                    {"ms": round(1000 * seconds), "method": method, "at_s": round(at, 1)}
+                    for seconds, method, at in sorted(slowest, reverse=True)[:5]
+                ],
             },
             "stalled": {
                 "requests": len(stalled),
@@ -231,9 +255,8 @@ def measure(args, cap, run_name):
     finally:
         if holder is not None:
             holder.close()
-        topology.down(
-            workdir, drop=True, pg_url=options.pg_url, prefix=options.prefix, clients=options.clients
-        )
+        with contextlib.redirect_stdout(io.StringIO()):
+            topology.down(workdir, True, options.pg_url, options.prefix, options.clients)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -244,15 +267,14 @@ def split(total, parts):
 def report(results):
     print()
     print(f"Healthy tenant ({HEALTHY}) while {STALLED} is stalled (a table lock held for the run)")
-    print(
-        f"{'run':<22}{'requests':>9}{'errors':>8}{'p50':>9}{'p99':>9}{'max':>9}   target: 0 errors, p99 < 1 s"
-    )
+    columns = f"{'run':<22}{'requests':>9}{'errors':>8}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}"
+    print(f"{columns}   target: 0 errors, p99 < {TARGET_P99_S:g} s")
     for r in results:
         h = r["healthy"]
         verdict = "meets" if h["errors"] == 0 and h["p99_ms"] < TARGET_P99_S * 1000 else "MISSES"
         print(
-            f"{r['run']:<22}{h['requests']:>9}{h['errors']:>8}{h['p50_ms']:>7}ms{h['p99_ms']:>7}ms"
-            f"{h['max_ms']:>7}ms   {verdict}"
+            f"{r['run']:<22}{h['requests']:>9}{h['errors']:>8}{h['p50_ms']:>7}ms{h['p90_ms']:>7}ms"
+            f"{h['p99_ms']:>7}ms{h['max_ms']:>7}ms   {verdict}"
         )
     print()
     print(f"Stalled tenant ({STALLED})")
@@ -271,11 +293,19 @@ def main(argv=None):
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--requests", type=int, default=400, help="requests in all, per run (default 400)")
-    parser.add_argument("--cap", type=int, default=2, help="max_requests per client database and process")
+    parser.add_argument(
+        "--cap", type=int, default=3, help="max_requests per client database and process (shipped: 3)"
+    )
     parser.add_argument(
         "--lock-timeout", type=float, default=2.0, help="seconds (VBA_DATABASES lock_timeout)"
     )
     parser.add_argument("--statement-timeout", type=float, default=10.0, help="seconds")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.1,
+        help="seconds a stalled-tenant client waits between requests when the answer has no Retry-After",
+    )
     parser.add_argument("--no-contrast", action="store_true", help="skip the run without the cap")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args(argv)
