@@ -11,10 +11,10 @@ are left alone here.
 
 ``RejectNulMiddleware``: PostgreSQL text cannot hold NUL (U+0000); psycopg refuses a query
 parameter containing one, so an admin search (``?q=%00``), a list filter or a form value with
-one ended as a 500. No legitimate value carries it: a query string with NUL, or outside the API
-a path or form value with NUL, is answered 400 here. The API checks its own paths and bodies (a
-key with NUL names no record: 404; an item value with NUL is that item's 400); its query
-strings are checked here, answered in the envelope.
+one ended as a 500. No legitimate value carries it: outside the API, a path, query string or
+form value with NUL is answered 400 here. The API checks its own input (a key with NUL names no
+record: 404; a list parameter with NUL is a 400 that names it; an item value with NUL is that
+item's 400).
 """
 
 from django.conf import settings
@@ -60,17 +60,15 @@ def _has_nul(values):
 
 
 class RejectNulMiddleware:
-    """400 for NUL in the query string or, outside the API, in the path or a form value."""
+    """400 for NUL in the path, the query string or a form value, outside the API."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if _has_nul(request.GET):
-            return _refuse(request, 400, "The request's query string contains a NUL character.")
         if _is_api(request):
             return self.get_response(request)
-        if "\x00" in request.path_info:
+        if "\x00" in request.path_info or _has_nul(request.GET):
             return _refuse(request, 400, "The request's URL contains a NUL character.")
         if request.method == "POST" and request.content_type in FORM_TYPES and _has_nul(request.POST):
             return _refuse(request, 400, "A form value contains a NUL character.")
