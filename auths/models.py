@@ -3,6 +3,8 @@
 from django.core.validators import MinLengthValidator
 from django.db import models
 
+from vbaproject.db.indexes import SortIndex
+
 
 class Auth(models.Model):
     """A prior authorization: what was requested, approved, denied and actually used."""
@@ -559,19 +561,20 @@ class Auth(models.Model):
         verbose_name = "auth"
         verbose_name_plural = "auths"
         # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        # (field, key) SortIndexes serve a list filtered or sorted on the field (vbaproject.db.indexes).
         indexes = [
-            models.Index(fields=["approved_From"], name="auth_approved_from_idx"),
-            models.Index(fields=["approved_Thru"], name="auth_approved_thru_idx"),
-            models.Index(fields=["auth_Code"], name="auth_auth_code_idx"),
-            models.Index(fields=["auth_Type"], name="auth_auth_type_idx"),
-            models.Index(fields=["case_Number"], name="auth_case_number_idx"),
-            models.Index(fields=["provider_ID"], name="auth_provider_id_idx"),
-            models.Index(fields=["received_Date"], name="auth_received_date_idx"),
-            models.Index(fields=["requested_From"], name="auth_requested_from_idx"),
-            models.Index(fields=["service_Type"], name="auth_service_type_idx"),
-            models.Index(fields=["status"], name="auth_status_idx"),
-            models.Index(fields=["treatment_Type"], name="auth_treatment_type_idx"),
-            models.Index(fields=["update_Date"], name="auth_update_date_idx"),
+            SortIndex(fields=["approved_From", "auth_Number"], name="auth_approved_from_sort"),
+            SortIndex(fields=["approved_Thru", "auth_Number"], name="auth_approved_thru_sort"),
+            SortIndex(fields=["auth_Code", "auth_Number"], name="auth_auth_code_sort"),
+            SortIndex(fields=["auth_Type", "auth_Number"], name="auth_auth_type_sort"),
+            SortIndex(fields=["case_Number", "auth_Number"], name="auth_case_number_sort"),
+            SortIndex(fields=["provider_ID", "auth_Number"], name="auth_provider_id_sort"),
+            SortIndex(fields=["received_Date", "auth_Number"], name="auth_received_date_sort"),
+            SortIndex(fields=["requested_From", "auth_Number"], name="auth_requested_from_sort"),
+            SortIndex(fields=["service_Type", "auth_Number"], name="auth_service_type_sort"),
+            SortIndex(fields=["status", "auth_Number"], name="auth_status_sort"),
+            SortIndex(fields=["treatment_Type", "auth_Number"], name="auth_treatment_type_sort"),
+            SortIndex(fields=["update_Date", "auth_Number"], name="auth_update_date_sort"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="auths_auth_member_idx"),
         ]
 

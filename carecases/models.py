@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from vbaproject.db.indexes import SortIndex
+
 
 class CareCase(models.Model):
     """A care-management case of one member, under a care plan."""
@@ -145,16 +147,17 @@ class CareCase(models.Model):
         verbose_name = "care case"
         verbose_name_plural = "care cases"
         # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        # (field, key) SortIndexes serve a list filtered or sorted on the field (vbaproject.db.indexes).
         indexes = [
-            models.Index(fields=["carePlan_Key"], name="carecase_careplan_key_idx"),
-            models.Index(fields=["case_Assign_Type"], name="carecase_case_assign_type_idx"),
-            models.Index(fields=["case_End_Date"], name="carecase_case_end_date_idx"),
-            models.Index(fields=["case_ID"], name="carecase_case_id_idx"),
-            models.Index(fields=["case_Reason"], name="carecase_case_reason_idx"),
-            models.Index(fields=["case_Start_Date"], name="carecase_case_start_date_idx"),
-            models.Index(fields=["case_Status"], name="carecase_case_status_idx"),
-            models.Index(fields=["provider_ID"], name="carecase_provider_id_idx"),
-            models.Index(fields=["update_Date"], name="carecase_update_date_idx"),
+            SortIndex(fields=["carePlan_Key", "case_Key"], name="carecase_careplan_key_sort"),
+            SortIndex(fields=["case_Assign_Type", "case_Key"], name="carecase_case_assign_type_sort"),
+            SortIndex(fields=["case_End_Date", "case_Key"], name="carecase_case_end_date_sort"),
+            SortIndex(fields=["case_ID", "case_Key"], name="carecase_case_id_sort"),
+            SortIndex(fields=["case_Reason", "case_Key"], name="carecase_case_reason_sort"),
+            SortIndex(fields=["case_Start_Date", "case_Key"], name="carecase_case_start_date_sort"),
+            SortIndex(fields=["case_Status", "case_Key"], name="carecase_case_status_sort"),
+            SortIndex(fields=["provider_ID", "case_Key"], name="carecase_provider_id_sort"),
+            SortIndex(fields=["update_Date", "case_Key"], name="carecase_update_date_sort"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="careca_carecase_member_idx"),
         ]
 
@@ -269,8 +272,9 @@ class CareCaseClinicalTrial(models.Model):
 
     class Meta:
         # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        # (field, key) SortIndexes serve a list filtered or sorted on the field (vbaproject.db.indexes).
         indexes = [
-            models.Index(fields=["update_Date"], name="cctrial_update_date_idx"),
+            SortIndex(fields=["update_Date", "careCaseClinicalTrial_Key"], name="cctrial_update_date_sort"),
         ]
         verbose_name = "clinical trial"
         verbose_name_plural = "clinical trials"

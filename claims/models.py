@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from vbaproject.db.indexes import SortIndex
+
 
 class ClaimPromptPay(models.Model):
     """A prompt-pay rule: how long after receipt claims of a group, plan or provider must be paid."""
@@ -74,12 +76,15 @@ class ClaimPromptPay(models.Model):
 
     class Meta:
         # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        # (field, key) SortIndexes serve a list filtered or sorted on the field (vbaproject.db.indexes).
         indexes = [
-            models.Index(fields=["group_ID"], name="promptpay_group_id_idx"),
-            models.Index(fields=["plan_ID"], name="promptpay_plan_id_idx"),
-            models.Index(fields=["prompt_Pay_Duration_Type"], name="promptpay_duration_type_idx"),
-            models.Index(fields=["tax_ID"], name="promptpay_tax_id_idx"),
-            models.Index(fields=["update_Date"], name="promptpay_update_date_idx"),
+            SortIndex(fields=["group_ID", "claimPromptPay_Key"], name="promptpay_group_id_sort"),
+            SortIndex(fields=["plan_ID", "claimPromptPay_Key"], name="promptpay_plan_id_sort"),
+            SortIndex(
+                fields=["prompt_Pay_Duration_Type", "claimPromptPay_Key"], name="promptpay_duration_type_sort"
+            ),
+            SortIndex(fields=["tax_ID", "claimPromptPay_Key"], name="promptpay_tax_id_sort"),
+            SortIndex(fields=["update_Date", "claimPromptPay_Key"], name="promptpay_update_date_sort"),
         ]
         verbose_name = "claim prompt pay"
         verbose_name_plural = "claim prompt pays"

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from vbaproject.db.indexes import SortIndex
+
 
 class Grievance(models.Model):
     """A grievance filed by or for a member, from receipt to resolution."""
@@ -170,17 +172,18 @@ class Grievance(models.Model):
         verbose_name = "grievance"
         verbose_name_plural = "grievances"
         # Meta indexes rather than db_index: no varchar_pattern_ops twin for each on PostgreSQL.
+        # (field, key) SortIndexes serve a list filtered or sorted on the field (vbaproject.db.indexes).
         indexes = [
-            models.Index(fields=["grievance_Category"], name="grievance_category_idx"),
-            models.Index(fields=["grievance_Received"], name="grievance_received_idx"),
-            models.Index(fields=["grievance_Resolved"], name="grievance_resolved_idx"),
-            models.Index(fields=["grievance_Status"], name="grievance_status_idx"),
-            models.Index(fields=["grievance_Type"], name="grievance_type_idx"),
-            models.Index(fields=["issue_Date"], name="grievance_issue_date_idx"),
-            models.Index(fields=["issue_Type"], name="grievance_issue_type_idx"),
-            models.Index(fields=["provider_ID"], name="grievance_provider_id_idx"),
-            models.Index(fields=["resolution_Type"], name="grievance_resolution_type_idx"),
-            models.Index(fields=["update_Date"], name="grievance_update_date_idx"),
+            SortIndex(fields=["grievance_Category", "grievance_Key"], name="grievance_category_sort"),
+            SortIndex(fields=["grievance_Received", "grievance_Key"], name="grievance_received_sort"),
+            SortIndex(fields=["grievance_Resolved", "grievance_Key"], name="grievance_resolved_sort"),
+            SortIndex(fields=["grievance_Status", "grievance_Key"], name="grievance_status_sort"),
+            SortIndex(fields=["grievance_Type", "grievance_Key"], name="grievance_type_sort"),
+            SortIndex(fields=["issue_Date", "grievance_Key"], name="grievance_issue_date_sort"),
+            SortIndex(fields=["issue_Type", "grievance_Key"], name="grievance_issue_type_sort"),
+            SortIndex(fields=["provider_ID", "grievance_Key"], name="grievance_provider_id_sort"),
+            SortIndex(fields=["resolution_Type", "grievance_Key"], name="grievance_resolution_type_sort"),
+            SortIndex(fields=["update_Date", "grievance_Key"], name="grievance_update_date_sort"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="grieva_grievance_member_idx"),
         ]
 

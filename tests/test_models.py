@@ -84,11 +84,11 @@ def test_indexes_where_people_filter(demo_db):
     with db.cursor() as cursor:
         constraints = db.introspection.get_constraints(cursor, Grievance._meta.db_table)
     indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"]}
-    for columns in [
-        ("grievance_Status",),
-        ("grievance_Type",),
-        ("provider_ID",),
-        ("grievance_Received",),
+    for columns in [  # (field, key): filters and sorts on the field (vbaproject.db.indexes)
+        ("grievance_Status", "grievance_Key"),
+        ("grievance_Type", "grievance_Key"),
+        ("provider_ID", "grievance_Key"),
+        ("grievance_Received", "grievance_Key"),
         ("subscriber_ID", "member_Seq"),
     ]:
         assert columns in indexed
