@@ -122,10 +122,10 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
     try:
         for start in range(0, len(valid), chunk_size):
             writes.write(valid[start : start + chunk_size])
-    except WriteCutShort:
+    except WriteCutShort as exc:
         if not (writes.committed or done):
             raise
-        logger.warning("write cut short after %d committed transaction(s)", writes.committed)
+        logger.warning("write cut short after %d committed transaction(s): %s", writes.committed, exc)
         for occ in valid:
             if results[occ.index] is None:
                 results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.NOT_WRITTEN)
