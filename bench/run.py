@@ -12,7 +12,8 @@ an update pass of the same keys. On the same rows it then measures, in this proc
 - statements: what the engine sends per batch, counted in process.
 
 It prints items/s, the route's ratio to both, and the server worker's peak memory over its
-idle size. Nothing here is a test: it measures, and `--json` writes the figures to a file.
+idle size, also as a multiple of the body's size beside its target (at most 3 times). Nothing
+here is a test: it measures, and `--json` writes the figures to a file.
 """
 
 import argparse
@@ -228,8 +229,10 @@ def run_backend(backend, control_url, client_url, args, port):
             idle = server.memory_mb("VmRSS")
             created = make_items(model, args.rows, 1, "B" if string_keys else 1)
             updated = make_items(model, args.rows, 2, "B" if string_keys else 1)
+            body_bytes = 0
             for label, items in (("create", created), ("update", updated)):
                 body = orjson.dumps(items)
+                body_bytes = max(body_bytes, len(body))
                 start = time.perf_counter()
                 status, answer = server.request("PUT", route, body, headers)
                 seconds = time.perf_counter() - start
@@ -288,6 +291,7 @@ def run_backend(backend, control_url, client_url, args, port):
                 floor_slowdown=floor_rate / row["route_items_per_s"],
                 idle_mb=idle,
                 peak_growth_mb=peak - idle,
+                body_mb=body_bytes / 2**20,
             )
         log(f"{backend} {name}: done")
     connections.close_all()
@@ -317,6 +321,22 @@ def history_table(results):
         lines.append(
             f"{r['backend']:<10} {r['entity']:<9} {r['route_items_per_s']:>9,.0f} "
             f"{r['history_off_items_per_s']:>12,.0f} {ratio:>6.2f} {'>= 0.60':>7}"
+        )
+    return "\n".join(lines)
+
+
+def memory_table(results):
+    """The server worker's peak growth over its idle size, against the largest body it read."""
+    rows = [r for r in results if r["pass"] == "create" and r.get("body_mb")]
+    head = (
+        f"{'backend':<10} {'entity':<9} {'body MB':>8} {'peak MB over idle':>17} {'peak÷body':>9} "
+        f"{'target':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['backend']:<10} {r['entity']:<9} {r['body_mb']:>8.1f} {r['peak_growth_mb']:>17.0f} "
+            f"{r['peak_growth_mb'] / r['body_mb']:>9.2f} {'<= 3.00':>7}"
         )
     return "\n".join(lines)
 
@@ -379,6 +399,8 @@ def main():
                     str(args.rows),
                     "--naive-rows",
                     str(args.naive_rows),
+                    "--entities",
+                    *args.entities,
                     "--postgres",
                     args.postgres,
                     "--port",
@@ -397,6 +419,8 @@ def main():
         Path(args.json).write_text(json.dumps(results, indent=2))
     if len(backends) > 1 or not args.json:
         print(table(results))
+        print("\nMemory: the worker's peak growth for the batch, against the body's size:")
+        print(memory_table(results))
         history = history_table(results)
         if history:
             print("\nThe history of every write (triggers), its cost to the update pass:")

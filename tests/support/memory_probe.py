@@ -83,7 +83,7 @@ def call(method, path, body, headers, query=""):
         "HTTP_HOST": "localhost",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "::1",
+        "REMOTE_ADDR": "127.0.0.1",
         "CONTENT_TYPE": "application/json",
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.input": io.BytesIO(body),  # shares the bytes: no copy until written to
