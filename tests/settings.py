@@ -21,3 +21,7 @@ os.environ.setdefault(
 from vbaproject.settings import *  # noqa: E402, F403
 
 STATIC_ROOT = None  # static files come from the apps (WHITENOISE_USE_FINDERS); nothing is collected
+
+# The admin's tests type and read date-times in UTC; tests/test_time_zones.py sets a user's zone
+# and the plan's (VBA_PLAN_TIME_ZONE, America/New_York when deployed) where it is the subject.
+VBA_PLAN_TIME_ZONE = "UTC"

@@ -120,3 +120,52 @@ def _end_tokens_on_activation_change(sender, instance, raw=False, using=None, **
     generations = TokenGeneration.objects.using(using)
     if not generations.filter(user_id=instance.pk).update(generation=models.F("generation") + 1):
         generations.get_or_create(user_id=instance.pk, defaults={"generation": 1})
+
+
+# --- The admin's per-user settings and pending imports (vbaproject.timezones, vbaproject.admin.imports) ---
+
+
+def plan_time_zone():
+    """The plan's time zone (``VBA_PLAN_TIME_ZONE``): every user's until they choose another."""
+    return settings.VBA_PLAN_TIME_ZONE
+
+
+class UserProfile(models.Model):
+    """A user's own settings for the admin: the time zone dates are shown and entered in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="vba_profile"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default=plan_time_zone,
+        help_text="The time zone the admin shows and reads dates and times in (an IANA name).",
+    )
+
+    class Meta:
+        verbose_name = "user profile"
+
+    def __str__(self):
+        return f"{self.user_id}: {self.time_zone}"
+
+
+class PendingImport(models.Model):
+    """A file uploaded for import, kept between its preview and its apply (``vbaproject.admin.imports``).
+
+    In the control database, so every app host sees it; taken (deleted) by the apply that uses it.
+    """
+
+    token = models.CharField(max_length=43, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    database = models.CharField(max_length=63)
+    entity = models.CharField(max_length=100, help_text="app_label.model_name")
+    file_name = models.CharField(max_length=255)
+    time_zone = models.CharField(max_length=64, help_text="The zone its date-times without one are read in.")
+    content = models.BinaryField()
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "pending import"
+
+    def __str__(self):
+        return f"{self.file_name} for {self.entity} in {self.database}"

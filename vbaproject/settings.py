@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "vbaproject.timezones.UserTimeZoneMiddleware",  # the admin in the user's time zone
     "vbaproject.accounts.login_limits.AdminLoginLimitMiddleware",  # the admin logins' limits
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -131,6 +132,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 VBA_BATCH_MAX_ITEMS = int(os.environ.get("VBA_BATCH_MAX_ITEMS", 10_000))
+# The admin's import (vbaproject/admin/imports.py): a file's size, under the admin's body limit
+# above; its rows are limited by VBA_BATCH_MAX_ITEMS, as a batch's items.
+VBA_IMPORT_MAX_BYTES = int(os.environ.get("VBA_IMPORT_MAX_BYTES", 2_000_000))
+# The plan's time zone: every admin user's until they pick their own (My settings). Storage,
+# the API and the server's clock stay UTC (TIME_ZONE).
+VBA_PLAN_TIME_ZONE = os.environ.get("VBA_PLAN_TIME_ZONE", "America/New_York")
 VBA_BATCH_MAX_BYTES = int(os.environ.get("VBA_BATCH_MAX_BYTES", 64 * 1024 * 1024))
 # A request's writes stop (and are answered) this many seconds after it arrived: below the
 # server's worker timeout (gunicorn's default is 30 s), so a worker is never killed mid-write.

@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 
-from vbaproject import health
+from vbaproject import health, timezones
 from vbaproject.admin import sites
 from vbaproject.api.envelope import problem
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/vba-database/", sites.switch_database_view, name="vba_database"),
+    path("admin/my-settings/", timezones.my_settings_view, name="vba_my_settings"),
     *sites.urls(),
     path("admin/", admin.site.urls),
     path("vbasoftware/", include("vbaproject.api.urls")),

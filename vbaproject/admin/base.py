@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from vbaproject.admin.actions import export_csv
+from vbaproject.admin.imports import ImportMixin
 from vbaproject.apps import is_entity_app
 from vbaproject.engine.delete import delete_records
 from vbaproject.engine.records import save_record
@@ -319,7 +320,7 @@ class EntityFormMixin:
         )
 
 
-class EntityAdmin(EntityFormMixin, admin.ModelAdmin):
+class EntityAdmin(ImportMixin, EntityFormMixin, admin.ModelAdmin):
     """The admin of one entity: audit fields read-only and kept by the server, as on the API."""
 
     actions = [export_csv]
