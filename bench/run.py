@@ -12,8 +12,14 @@ an update pass of the same keys. On the same rows it then measures, in this proc
 - statements: what the engine sends per batch, counted in process.
 
 It prints items/s, the route's ratio to both, and the server worker's peak memory over its
-idle size, also as a multiple of the body's size beside its target (at most 3 times). Nothing
-here is a test: it measures, and `--json` writes the figures to a file.
+idle size, also as a multiple of the body's size beside its target (at most 3 times).
+
+Then, for the first entity, what the fixed cost of a call is (``--parts sizes``): PUTs of 1, 10,
+100, 1,000 and 10,000 new items, each size repeated, in ms per call and items/s, with ``PUT []``
+(the same credentials, nothing to write) beside the 1-item call; and (``--parts scaling``) two
+clients sending 100-item PUTs for a few seconds to one worker, then to two workers: the ratio of
+their throughputs (the machine has two cores). Nothing here is a test: it measures, and
+``--json`` writes the figures to a file.
 """
 
 import argparse
@@ -27,17 +33,23 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import orjson
 
-from bench.server import ROOT, Server, manage
+from bench.server import ROOT, Server, manage, request
 
 # The entities measured by default: the widest (94 fields) and the most common. Any entity of
 # the registry may be named with --entities.
 ENTITIES = ("Auth", "Grievance")
 PASSWORD = "bench-password-123"
+PARTS = ("batch", "sizes", "scaling")
+# Batch sizes of the fixed-cost table, and how many calls each is timed over.
+SIZES = ((1, 300), (10, 150), (100, 40), (1_000, 8), (10_000, 2))
+TARGETS = {"one_item_ms": 3.0, "one_item_over_empty": 2.0, "floor_ratio": 0.8, "two_workers": 1.8}
+SCALING_SECONDS = 6
 
 
 def log(message):
@@ -184,6 +196,107 @@ def statements(model, items):
     return len(queries)
 
 
+# The fixed cost of a call, and two workers -----------------------------------------------------
+
+
+def batch_sizes(server, model, route, headers, string_keys):
+    """ms per call and items/s for each batch size of ``SIZES`` (new items each call), and the
+    cost of a ``PUT []`` with the same credentials."""
+    rows = []
+    empty = b"[]"
+    for _ in range(20):  # warm-up: the worker's connections, caches and code paths
+        server.request("PUT", route, empty, headers)
+    for size, calls in SIZES:
+        bodies = []
+        for call in range(calls):
+            prefix = f"S{size}c{call}-" if string_keys else 10_000_000 + size * 1_000 + call * size
+            if not string_keys and size >= 1000:
+                prefix = 20_000_000 + size * 10 + call * size
+            bodies.append(orjson.dumps(make_items(model, size, 100 + call, prefix)))
+        server.request(
+            "PUT",
+            route,
+            orjson.dumps(make_items(model, 1, 7, "S-warm" if string_keys else 9_999_999)),
+            headers,
+        )
+        start = time.perf_counter()
+        for body in bodies:
+            status, _ = server.request("PUT", route, body, headers)
+            assert status == 207, status
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                "size": size,
+                "calls": calls,
+                "ms_per_call": 1000 * seconds / calls,
+                "items_per_s": size * calls / seconds,
+            }
+        )
+    calls = SIZES[0][1]
+    start = time.perf_counter()
+    for _ in range(calls):
+        status, _ = server.request("PUT", route, empty, headers)
+        assert status == 207, status
+    empty_ms = 1000 * (time.perf_counter() - start) / calls
+    return {"sizes": rows, "empty_ms": empty_ms}
+
+
+def throughput(port, route, headers, bodies_per_client, seconds):
+    """Items/s of len(bodies_per_client) clients, each PUTting its bodies in turn for ``seconds``."""
+    done = [0] * len(bodies_per_client)
+    errors = []
+    stop = time.perf_counter() + seconds
+
+    def client(n, bodies):
+        i = 0
+        try:
+            while time.perf_counter() < stop:
+                body, count = bodies[i % len(bodies)]
+                status, _, _ = request(port, "PUT", route, body, headers)
+                if status != 207:
+                    errors.append(status)
+                    return
+                done[n] += count
+                i += 1
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n, b)) for n, b in enumerate(bodies_per_client)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return sum(done) / (time.perf_counter() - start)
+
+
+def scaling(env, port, model, route, headers, string_keys):
+    """Two clients of 100-item PUTs (updates of each client's own keys): one worker, then two."""
+    bodies = []
+    for client in range(2):
+        prefix = f"W{client}-" if string_keys else 30_000_000 + client * 10_000
+        items = make_items(model, 100, 500 + client, prefix)
+        bodies.append([(orjson.dumps(items), 100)])
+        for turn in range(1, 4):  # a few different versions of the same records
+            bodies[client].append(
+                (orjson.dumps(make_items(model, 100, 600 + 10 * client + turn, prefix)), 100)
+            )
+    rates = {}
+    for workers in (1, 2):
+        server = Server(env, port, workers=workers)
+        try:
+            throughput(port, route, headers, bodies, 1.5)  # warm-up: every worker connected
+            rates[workers] = throughput(port, route, headers, bodies, SCALING_SECONDS)
+        finally:
+            server.stop()
+    return {
+        "one_worker_items_per_s": rates[1],
+        "two_workers_items_per_s": rates[2],
+        "ratio": rates[2] / rates[1],
+    }
+
+
 # The run --------------------------------------------------------------------------------------
 
 
@@ -213,7 +326,7 @@ def run_backend(backend, control_url, client_url, args, port):
 
     results = []
     models = {model.__name__: model for model in entity_models()}
-    for name in args.entities:
+    for name in args.entities if "batch" in args.parts else ():
         model = models[name]
         route = batch_route(model)
         string_keys = not entity_spec(model).integer_key
@@ -294,8 +407,35 @@ def run_backend(backend, control_url, client_url, args, port):
                 body_mb=body_bytes / 2**20,
             )
         log(f"{backend} {name}: done")
+    results += fixed_costs(backend, env, port, models[args.entities[0]], args)
     connections.close_all()
     return results
+
+
+def fixed_costs(backend, env, port, model, args):
+    """The batch-size table and the two-worker scaling for ``model`` (rows of their own part)."""
+    from vbaproject.api.routes import batch_route
+    from vbaproject.spec.entities import entity_spec
+
+    if not {"sizes", "scaling"} & set(args.parts):
+        return []
+    route = batch_route(model)
+    string_keys = not entity_spec(model).integer_key
+    rows = []
+    server = Server(env, port)
+    try:
+        headers = credentials(env, server)
+        if "sizes" in args.parts:
+            sizes = batch_sizes(server, model, route, headers, string_keys)
+            rows.append({"part": "sizes", "backend": backend, "entity": model.__name__, **sizes})
+    finally:
+        server.stop()
+    log(f"{backend} {model.__name__}: batch sizes done")
+    if "scaling" in args.parts:
+        figures = scaling(env, port, model, route, headers, string_keys)
+        rows.append({"part": "scaling", "backend": backend, "entity": model.__name__, **figures})
+        log(f"{backend} {model.__name__}: scaling done")
+    return rows
 
 
 def history_triggers(connection, model, enabled):
@@ -327,7 +467,7 @@ def history_table(results):
 
 def memory_table(results):
     """The server worker's peak growth over its idle size, against the largest body it read."""
-    rows = [r for r in results if r["pass"] == "create" and r.get("body_mb")]
+    rows = [r for r in results if r.get("pass") == "create" and r.get("body_mb")]
     head = (
         f"{'backend':<10} {'entity':<9} {'body MB':>8} {'peak MB over idle':>17} {'peak÷body':>9} "
         f"{'target':>7}"
@@ -341,7 +481,55 @@ def memory_table(results):
     return "\n".join(lines)
 
 
+def sizes_table(results):
+    """ms per call and items/s per batch size; the 1-item call against its targets."""
+    lines = []
+    for r in (r for r in results if r.get("part") == "sizes"):
+        head = (
+            f"{'backend':<10} {'entity':<9} {'batch size':>10} {'calls':>6} {'ms per call':>11} "
+            f"{'items/s':>9}"
+        )
+        lines += [head, "-" * len(head)]
+        for row in r["sizes"]:
+            lines.append(
+                f"{r['backend']:<10} {r['entity']:<9} {row['size']:>10,} {row['calls']:>6} "
+                f"{row['ms_per_call']:>11.2f} {row['items_per_s']:>9,.0f}"
+            )
+        one = r["sizes"][0]["ms_per_call"]
+        lines.append(
+            f"{r['backend']:<10} {r['entity']:<9} {'PUT []':>10} {r['sizes'][0]['calls']:>6} "
+            f"{r['empty_ms']:>11.2f}"
+        )
+        lines.append(
+            f"  1 item: {one:.2f} ms per call (target <= {TARGETS['one_item_ms']:.0f} ms), "
+            f"{one / r['empty_ms']:.2f} x PUT [] (target <= {TARGETS['one_item_over_empty']:.0f} x); "
+            "measured at the client, a new connection each call"
+        )
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def targets_table(results):
+    """The route against the floor (target at least 0.8) and two workers against one (1.8)."""
+    lines = []
+    for r in results:
+        if r.get("part", "batch") == "batch":
+            lines.append(
+                f"{r['backend']:<10} {r['entity']:<9} {r['pass']:<6} route÷floor "
+                f"{r['route_items_per_s'] / r['floor_items_per_s']:>5.2f}  "
+                f"(target >= {TARGETS['floor_ratio']})"
+            )
+        elif r["part"] == "scaling":
+            lines.append(
+                f"{r['backend']:<10} {r['entity']:<9} two clients of 100-item PUTs: one worker "
+                f"{r['one_worker_items_per_s']:,.0f}/s, two workers {r['two_workers_items_per_s']:,.0f}/s, "
+                f"{r['ratio']:.2f} x  (target >= {TARGETS['two_workers']})"
+            )
+    return "\n".join(lines)
+
+
 def table(results):
+    results = [r for r in results if r.get("part", "batch") == "batch"]
     head = (
         f"{'backend':<10} {'entity':<9} {'pass':<6} {'route/s':>9} {'naive/s':>8} {'floor/s':>9} "
         f"{'x naive':>8} {'floor÷route':>11} {'peak MB over idle':>17} {'statements':>10}"
@@ -372,6 +560,13 @@ def main():
     parser.add_argument(
         "--postgres", default=os.environ.get("VBA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/")
     )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to measure: the 10,000-item batches, the batch-size table, two workers (default: all)",
+    )
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
@@ -401,6 +596,8 @@ def main():
                     str(args.naive_rows),
                     "--entities",
                     *args.entities,
+                    "--parts",
+                    *args.parts,
                     "--postgres",
                     args.postgres,
                     "--port",
@@ -418,13 +615,20 @@ def main():
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     if len(backends) > 1 or not args.json:
-        print(table(results))
-        print("\nMemory: the worker's peak growth for the batch, against the body's size:")
-        print(memory_table(results))
-        history = history_table(results)
-        if history:
-            print("\nThe history of every write (triggers), its cost to the update pass:")
-            print(history)
+        if "batch" in args.parts:
+            print(table(results))
+            print("\nMemory: the worker's peak growth for the batch, against the body's size:")
+            print(memory_table(results))
+            history = history_table(results)
+            if history:
+                print("\nThe history of every write (triggers), its cost to the update pass:")
+                print(history)
+        sizes = sizes_table(results)
+        if sizes:
+            print("\nThe cost of a call by batch size (new items each call; gunicorn, one worker):")
+            print(sizes)
+        print("\nTargets:")
+        print(targets_table(results))
 
 
 if __name__ == "__main__":

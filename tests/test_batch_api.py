@@ -319,11 +319,32 @@ def test_statements_do_not_grow_with_the_batch(api, settings, assigned):
         assert {r["status"] for r in results} == {201}
         return len(queries)
 
+    settings.VBA_BATCH_SMALL_ROWS = 0  # 10 items through the staging table too
     settings.VBA_BATCH_CHUNK_ROWS = 5000  # both batches fit one chunk
+    statements(10, 40_000)  # the writer's staging table is in use from now on
     assert statements(10, 0) == statements(2000, 10_000)
     settings.VBA_BATCH_CHUNK_ROWS = 1000  # 2,000 items are two chunks of 1,000
     one_chunk = statements(10, 20_000)
     assert statements(2000, 30_000) == 2 * one_chunk
+
+
+@pytest.mark.parametrize("assigned", [False, True], ids=["explicit-keys", "assigned-keys"])
+def test_a_small_write_is_one_statement_whatever_its_size(api, settings, assigned):
+    """Up to VBA_BATCH_SMALL_ROWS items: no staging table, the same statements for 1 item as for 50."""
+
+    def statements(count, offset):
+        items = [
+            sample_item(Auth, **({} if assigned else {"auth_Number": f"M{offset + i}"})) for i in range(count)
+        ]
+        with CaptureQueriesContext(connections["demo"]) as queries:
+            results = put(api, Auth, items)
+        assert {r["status"] for r in results} == {201}
+        return [q["sql"] for q in queries]
+
+    settings.VBA_BATCH_SMALL_ROWS = 50
+    one, fifty = statements(1, 0), statements(50, 100)
+    assert len(one) == len(fifty)
+    assert not any("COPY" in sql or "vba_stage_" in sql for sql in one + fifty)
 
 
 def test_create_only_never_replaces_a_record(api):

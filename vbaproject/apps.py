@@ -29,7 +29,10 @@ class VbaProjectConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate, pre_migrate
 
+        from vbaproject.accounts.credentials import connect_signals
         from vbaproject.db import limits
+
+        connect_signals()  # a change to an API key, user or grant ends cached credentials at once
 
         # Every new session of a client database gets its timeouts, except while it is migrated.
         connection_created.connect(limits.apply_session_limits, dispatch_uid="vba_session_limits")

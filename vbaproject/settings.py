@@ -234,6 +234,9 @@ SECURE_PROXY_SSL_HEADER = proxy_ssl_header(
 # Seconds the Redis client waits to connect and for an answer before the cache counts as down
 # (vbaproject/cache_outage.py: the throttle then falls back to a per-process count).
 VBA_CACHE_TIMEOUT = float(os.environ.get("VBA_CACHE_TIMEOUT", 0.5))
+# Seconds a worker reuses an API key + ID token pair it verified; any change to a key, user or
+# grant ends it at once (vbaproject/accounts/credentials.py). 0 verifies every request in full.
+VBA_CREDENTIALS_CACHE_SECONDS = float(os.environ.get("VBA_CREDENTIALS_CACHE_SECONDS", 60))
 
 
 def cache_config(url, timeout=VBA_CACHE_TIMEOUT):
@@ -272,6 +275,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 VBA_BATCH_CHUNK_ROWS = int(os.environ.get("VBA_BATCH_CHUNK_ROWS", 1000))
+# A write of at most this many rows skips PostgreSQL's staging table: one INSERT ... VALUES.
+VBA_BATCH_SMALL_ROWS = int(os.environ.get("VBA_BATCH_SMALL_ROWS", 50))
 # How long a write's Idempotency-Key is remembered (vbaproject.idempotency), in seconds.
 VBA_IDEMPOTENCY_TTL = int(os.environ.get("VBA_IDEMPOTENCY_TTL", 86400))
 # Static files (the admin's) are served by WhiteNoise, found in the apps when collectstatic has

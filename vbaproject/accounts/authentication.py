@@ -12,6 +12,8 @@ After authentication ``request.auth`` is the caller's ``vbaproject.models.ApiKey
 - API keys are stored hashed by djangorestframework-api-key (SHA-512 of a 32-character random
   secret, compared in constant time); only the 8-character prefix is looked up.
 - ID tokens are HS256 JWTs bound to the user's password hash and active flag.
+- A pair verified once is reused for ``VBA_CREDENTIALS_CACHE_SECONDS`` by this process, until
+  anything about it changes (``vbaproject.accounts.credentials``).
 
 Failures raise ``NotAuthenticated`` / ``AuthenticationFailed``; DRF answers them 401 with the
 ``WWW-Authenticate`` challenge of ``authenticate_header``. Nothing here logs a secret.
@@ -22,9 +24,10 @@ import re
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication
 
+from vbaproject.accounts import credentials
 from vbaproject.accounts.login_limits import LoginLimited, begin_attempt
 from vbaproject.accounts.throttling import ApiKeyRateThrottle
-from vbaproject.accounts.tokens import IdTokenInvalid, user_for_id_token
+from vbaproject.accounts.tokens import IdTokenInvalid, verify_id_token
 from vbaproject.models import ApiKey
 
 API_KEY_HEADER = "x-api-key"
@@ -79,6 +82,15 @@ class ApiKeyAndIdTokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         _challenge(request, f'Bearer realm="{REALM}"')
+        cache_key = epoch = None
+        header = request.headers.get(API_KEY_HEADER, "").strip()
+        scheme, _, sent_token = request.headers.get("Authorization", "").strip().partition(" ")
+        if header and scheme.lower() == "bearer" and sent_token.strip():
+            cache_key = credentials.digest(header, sent_token.strip())
+            cached, epoch = credentials.lookup(cache_key)
+            if cached is not None:
+                request.vba_credentials = cached
+                return cached.user, cached.api_key
         api_key = authenticate_api_key(request)
         token = _bearer_token(request)
         if token is None:
@@ -86,10 +98,12 @@ class ApiKeyAndIdTokenAuthentication(BaseAuthentication):
                 "The Authorization header must carry a bearer ID token from user-authentication."
             )
         try:
-            user = user_for_id_token(token)
+            user, claims = verify_id_token(token)
         except IdTokenInvalid as exc:
             _challenge(request, f'Bearer realm="{REALM}", error="invalid_token"')
             raise exceptions.AuthenticationFailed(str(exc)) from None
+        if epoch is not None:
+            request.vba_credentials = credentials.store(cache_key, epoch, user, api_key, claims["exp"])
         return user, api_key
 
     def authenticate_header(self, request):

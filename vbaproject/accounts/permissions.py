@@ -36,9 +36,16 @@ class IsApiCaller(BasePermission):
 
 
 def caller_databases(request):
-    """The client databases both the request's API key and its user may use."""
+    """The client databases both the request's API key and its user may use (kept with the
+    request's cached credentials, ``vbaproject.accounts.credentials``, while they last)."""
     api_key = request.auth
     if not isinstance(api_key, ApiKey):
         return []
+    cached = getattr(request, "vba_credentials", None)
+    if cached is not None and cached.databases is not None:
+        return cached.databases
     allowed_for_key = set(api_key.database_names())
-    return [name for name in databases_for_user(request.user) if name in allowed_for_key]
+    databases = [name for name in databases_for_user(request.user) if name in allowed_for_key]
+    if cached is not None:
+        cached.databases = databases
+    return databases

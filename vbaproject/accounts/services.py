@@ -5,6 +5,7 @@ The management commands and the admin call these; nothing else creates keys or g
 
 from django.db import transaction
 
+from vbaproject.accounts.credentials import credentials_changed
 from vbaproject.db.routing import client_database_names
 from vbaproject.models import ApiKey, UserDatabase
 
@@ -23,6 +24,7 @@ def user_set_databases(user, names):
         UserDatabase.objects.bulk_create(
             UserDatabase(user=user, database=name) for name in names if name not in granted
         )
+        credentials_changed()  # bulk_create sends no signal
 
 
 def api_key_create(name, databases, expiry_date=None):
@@ -39,4 +41,6 @@ def api_key_create(name, databases, expiry_date=None):
 
 def api_keys_revoke(name):
     """Revoke every unrevoked API key named ``name``; how many."""
-    return ApiKey.objects.filter(name=name, revoked=False).update(revoked=True)
+    revoked = ApiKey.objects.filter(name=name, revoked=False).update(revoked=True)
+    credentials_changed()  # an update sends no signal: end the cached credentials here
+    return revoked

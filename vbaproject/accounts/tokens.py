@@ -81,6 +81,11 @@ def issue_id_token(user):
 
 def user_for_id_token(token):
     """The active user ``token`` was issued to; raises ``IdTokenInvalid`` with the reason."""
+    return verify_id_token(token)[0]
+
+
+def verify_id_token(token):
+    """``(user, claims)`` of a valid ``token``; raises ``IdTokenInvalid`` with the reason."""
     try:
         claims = jwt.decode(
             token,
@@ -104,4 +109,4 @@ def user_for_id_token(token):
     fingerprint = claims["pwd"]
     if not isinstance(fingerprint, str) or not constant_time_compare(fingerprint, password_fingerprint(user)):
         raise IdTokenInvalid("The ID token is no longer valid: the user's password has changed.")
-    return user
+    return user, claims

@@ -3,12 +3,24 @@
 Each writer reports which keys a write inserted (201) rather than updated (200) or left alone
 (taken), and inserts rows with server-assigned keys so that a key a concurrent writer took is
 noticed and replaced. PostgreSQL gets a binary COPY into a staging table and one
-``INSERT ... SELECT ... ON CONFLICT ... RETURNING (xmax = 0)``; SQLite, which has one writer at a
-time, gets the existing keys first and then one prepared ``INSERT ... ON CONFLICT`` run over
-every row.
+``INSERT ... SELECT ... ON CONFLICT ... RETURNING (xmax = 0)``; a small write (at most
+``VBA_BATCH_SMALL_ROWS`` rows, default 50) skips the staging table: one
+``INSERT ... SELECT ... FROM (VALUES ...) ... ON CONFLICT ... RETURNING`` with server-side
+parameters, prepared by psycopg once it has run a few times (its SQL is the same for the same
+row count). SQLite, which has one writer at a time, gets the existing keys first and then one
+prepared ``INSERT ... ON CONFLICT`` run over every row.
+
+Writers, and the SQL they send, are built once per database connection object and entity
+(``writer_for``), not per request: building them cost more than a 1-item write. The staging
+table is created once per database session: after the transaction that created it commits it
+is known to exist (a rolled-back one took it away), and it is emptied only when the same
+transaction used it already (``ON COMMIT DELETE ROWS`` empties it at each commit).
 """
 
 import json
+
+import psycopg
+from django.conf import settings
 
 from vbaproject.engine import faults
 from vbaproject.engine.keys import insert_under_fresh_keys
@@ -57,12 +69,18 @@ class _Writer:
         return insert_under_fresh_keys(self.connection, self.spec.model, len(rows), insert, avoid)
 
 
-class PostgresWriter(_Writer):
-    """COPY the rows into a session-local staging table, then one INSERT ... SELECT upserts them.
+def small_rows():
+    """The most rows written without the staging table (``VBA_BATCH_SMALL_ROWS``)."""
+    return getattr(settings, "VBA_BATCH_SMALL_ROWS", 50)
 
-    Binary COPY is the fastest way into PostgreSQL; the staging table is created once per
-    connection and emptied before each use (within a request the chunks may share a
-    transaction, so ON COMMIT alone would not empty it).
+
+class PostgresWriter(_Writer):
+    """COPY the rows into a session-local staging table, then one INSERT ... SELECT upserts them;
+    a few rows go in one INSERT with their values as parameters.
+
+    Binary COPY is the fastest way into PostgreSQL for many rows; for a few, the two extra
+    statements (COPY, and emptying the stage) cost more than binding the values. Both sort the
+    rows by key (``ORDER BY 1``) so that concurrent writers lock keys in the same order.
     """
 
     def __init__(self, connection, spec):
@@ -74,19 +92,49 @@ class PostgresWriter(_Writer):
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.stage} "
             f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
+        self.empty_stage_sql = f"DELETE FROM {self.stage}"
         self.copy_sql = f"COPY {self.stage} ({self.columns}) FROM STDIN (FORMAT BINARY)"
+        conflict = f"ORDER BY 1 ON CONFLICT ({self.key_column})"
         insert = (
-            f"INSERT INTO {self.table} ({self.columns}) SELECT {self.columns} FROM {self.stage} "
-            f"ORDER BY 1 ON CONFLICT ({self.key_column})"
+            f"INSERT INTO {self.table} ({self.columns}) SELECT {self.columns} FROM {self.stage} {conflict}"
         )
         returning = f"RETURNING {self.key_column}, (xmax = 0)"  # xmax is 0 for an inserted row
         self.upsert_sql = f"{insert} DO UPDATE SET {self.update_set} {returning}"
         self.insert_sql = f"{insert} DO NOTHING {returning}"
+        self._small_tail = {
+            self.upsert_sql: f"{conflict} DO UPDATE SET {self.update_set} {returning}",
+            self.insert_sql: f"{conflict} DO NOTHING {returning}",
+        }
+        # Each value cast to its column's kind, as COPY's types do: parameters are then typed
+        # alike whatever Python type carries them.
+        self._small_row = "(" + ", ".join(f"%s::{t}" for t in self.copy_types) + ")"
+        self._small_sql = {}  # (statement, row count) -> SQL
+        self._stage_exists_on = None  # the raw connection whose session has the stage (committed)
+        self._stage_used_on = None  # the raw connection whose transaction may have rows in it
+
+    def _small(self, sql, count):
+        text = self._small_sql.get((sql, count))
+        if text is None:
+            values = ", ".join([self._small_row] * count)
+            text = (
+                f"INSERT INTO {self.table} ({self.columns}) SELECT * FROM (VALUES {values}) AS v "
+                f"{self._small_tail[sql]}"
+            )
+            if len(self._small_sql) > 400:
+                self._small_sql.clear()
+            self._small_sql[(sql, count)] = text
+        return text
 
     def _stage(self, cursor, rows):
         faults.failpoint("before_copy", self.connection, self.chunk)
-        cursor.execute(self.create_stage_sql)
-        cursor.execute(f"DELETE FROM {self.stage}")  # empty after a commit; not within one
+        raw = self.connection.connection
+        if self._stage_exists_on is not raw:
+            cursor.execute(self.create_stage_sql)
+            self.connection.on_commit(lambda: setattr(self, "_stage_exists_on", raw))
+        if self._stage_used_on is raw:  # an earlier write of this transaction may have left rows
+            cursor.execute(self.empty_stage_sql)
+        self._stage_used_on = raw
+        self.connection.on_commit(lambda: setattr(self, "_stage_used_on", None))  # emptied by COMMIT
         # psycopg's COPY errors are not Django's: wrapped, a lost connection or a timeout during
         # the COPY is an OperationalError like any other, and the engine can judge it.
         with self.connection.wrap_database_errors, cursor.cursor.copy(self.copy_sql) as copy:
@@ -97,15 +145,37 @@ class PostgresWriter(_Writer):
             faults.failpoint("during_copy", self.connection, self.chunk)
             for row in rows[half:]:
                 copy.write_row(row)
-        if self.connection.queries_logged:  # keep COPY visible to query counting, as execute() is
-            self.connection.queries_log.append({"sql": f"{self.copy_sql} ({len(rows)} rows)", "time": "0"})
+        self._log(f"{self.copy_sql} ({len(rows)} rows)")
+
+    def _log(self, sql):
+        if self.connection.queries_logged:  # visible to query counting, as execute() is
+            self.connection.queries_log.append({"sql": sql, "time": "0"})
 
     def _write(self, sql, rows):
-        with self.connection.cursor() as cursor:
-            self._stage(cursor, rows)
-            faults.failpoint("before_insert", self.connection, self.chunk)
-            cursor.execute(sql)
-            return {key for key, inserted in cursor.fetchall() if inserted}
+        if len(rows) <= small_rows():
+            return self._write_small(sql, rows)
+        try:
+            with self.connection.cursor() as cursor:
+                self._stage(cursor, rows)
+                faults.failpoint("before_insert", self.connection, self.chunk)
+                cursor.execute(sql)
+                return {key for key, inserted in cursor.fetchall() if inserted}
+        except Exception:
+            self._stage_exists_on = None  # perhaps gone (DISCARD, a lost session): create it again
+            raise
+
+    def _write_small(self, sql, rows):
+        """One INSERT with the rows as server-side parameters (Django's cursor binds them in
+        Python, value by value)."""
+        text = self._small(sql, len(rows))
+        params = [value for row in rows for value in row]
+        self.connection.ensure_connection()
+        faults.failpoint("before_insert", self.connection, self.chunk)
+        with self.connection.wrap_database_errors, psycopg.Cursor(self.connection.connection) as cursor:
+            cursor.execute(text, params)
+            inserted = {key for key, new in cursor.fetchall() if new}
+        self._log(f"{text[:200]}... ({len(rows)} rows)")
+        return inserted
 
 
 class SqliteWriter(_Writer):
@@ -144,8 +214,16 @@ class SqliteWriter(_Writer):
 
 
 def writer_for(connection, spec):
-    if connection.vendor == "postgresql":
-        return PostgresWriter(connection, spec)
-    if connection.vendor == "sqlite":
-        return SqliteWriter(connection, spec)
-    raise NotImplementedError(f"no batch writer for {connection.vendor}")
+    """The writer of ``spec``'s table on ``connection``: built once per connection object (one per
+    thread and database alias, kept across requests and reconnections) and entity."""
+    writers = connection.__dict__.setdefault("_vba_writers", {})
+    writer = writers.get(spec.model)
+    if writer is None or writer.spec is not spec:
+        if connection.vendor == "postgresql":
+            writer = PostgresWriter(connection, spec)
+        elif connection.vendor == "sqlite":
+            writer = SqliteWriter(connection, spec)
+        else:
+            raise NotImplementedError(f"no batch writer for {connection.vendor}")
+        writers[spec.model] = writer
+    return writer
