@@ -1,3 +1,6 @@
+from django.contrib import admin
+from django.utils.html import format_html
+
 from vbaproject.admin.base import EntityAdmin
 from vbaproject.admin.sites import register
 
@@ -12,7 +15,7 @@ class AuthAdmin(EntityAdmin):
         "status",
         "auth_Type",
         "service_Type",
-        "urgent",
+        "urgent_badge",
         "received_Date",
         "approved_From",
         "approved_Thru",
@@ -21,6 +24,7 @@ class AuthAdmin(EntityAdmin):
     search_fields = ["^auth_Number", "^subscriber_ID", "^provider_ID", "^case_Number", "^prior_Auth"]
     search_help_text = "Auth number, subscriber, provider, case number or prior auth."
     date_hierarchy = "received_Date"
+    form_tabs = True  # 13 sections: one tab each (templates/admin/vba_change_form.html)
     sections = [
         (
             "Authorization",
@@ -64,3 +68,14 @@ class AuthAdmin(EntityAdmin):
         ("Treatment plan", ["tPlan_*"]),
         ("Notes and reporting", ["notes", "audit_Flag", "ivR_Flag", "region", "monthly_Amount", "reins*"]),
     ]
+
+    @admin.display(description="urgent", ordering="urgent")
+    def urgent_badge(self, obj):
+        """Only the urgent ones stand out: a badge, nothing for the rest (not a red ✗ on most rows)."""
+        if not obj.urgent:
+            return ""
+        return format_html(
+            '<span class="vba-urgent" style="background: #ba2121; color: #fff; border-radius: 3px; '
+            'padding: 1px 6px; font-size: 0.6875rem; font-weight: 600; letter-spacing: 0.04em">{}</span>',
+            "URGENT",
+        )

@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.db import models
 
-from vbaproject.admin.base import EntityAdmin, EntityInline, values_filter
+from vbaproject.admin.base import VERSION_FIELD, EntityAdmin, EntityFormMixin, values_filter
 from vbaproject.admin.sites import register
 
 from .models import CareCase, CareCaseClinicalTrial
@@ -22,9 +24,30 @@ CLINICAL_TRIAL_SECTIONS = [
 ]
 
 
-class ClinicalTrialInline(EntityInline):
+class ClinicalTrialInline(EntityFormMixin, admin.TabularInline):
+    """A care case's trials, one compact row each (a stacked trial took about 430 px): the fields
+    that tell trials apart; the rest on the trial's own page (the change link)."""
+
     model = CareCaseClinicalTrial
-    sections = CLINICAL_TRIAL_SECTIONS
+    fields = [
+        "study_Title",
+        "protocol_Number",
+        "careCaseClinicalTrialStudyPhase_ID",
+        "careCaseClinicalTrialArm_ID",
+        "careCaseClinicalTrialReason_ID",
+        VERSION_FIELD,  # hidden: the stale-form check of each row
+    ]
+    extra = 0
+    show_change_link = True
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": self.fields})]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.TextField) and formfield is not None:
+            formfield.widget = forms.TextInput(attrs={"size": 28 if db_field.name == "study_Title" else 14})
+        return formfield
 
 
 @register(CareCase)

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from vbaproject.admin.actions import export_csv
+from vbaproject.admin.forms import StaffAdminMixin, StaffFormMixin, staff_formfield
 from vbaproject.admin.imports import ImportMixin
 from vbaproject.apps import is_entity_app
 from vbaproject.engine.delete import delete_records
@@ -172,7 +173,7 @@ def _describe(entry, fields):
     return f"{entry.history_user or 'someone'} ({how}) at {when} {entry.get_history_action_display()} {what}"
 
 
-class EntityForm(forms.ModelForm):
+class EntityForm(StaffFormMixin, forms.ModelForm):
     """A model form that also applies the API's validator to the values it carries, and refuses to
     overwrite a record someone else changed after the form was opened.
 
@@ -297,7 +298,8 @@ class EntityFormMixin:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if formfield is not None:
             formfield.help_text = admin_help_text(formfield.help_text)
-        return formfield
+        # The label table's words, and codes, Y/N boxes, days and times as staff enter them.
+        return staff_formfield(self.model, db_field, formfield)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -320,7 +322,7 @@ class EntityFormMixin:
         )
 
 
-class EntityAdmin(ImportMixin, EntityFormMixin, admin.ModelAdmin):
+class EntityAdmin(StaffAdminMixin, ImportMixin, EntityFormMixin, admin.ModelAdmin):
     """The admin of one entity: audit fields read-only and kept by the server, as on the API."""
 
     actions = [export_csv]
