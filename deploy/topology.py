@@ -24,6 +24,7 @@ run beside a developer's `make topology`.
 """
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -221,10 +222,15 @@ def create_databases(pg_url, role, names):
 
 
 def drop_databases(pg_url, role, names):
-    with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
-        for name in names:
+    def drop(name):
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            say(f"dropped database {name}")
+        say(f"dropped database {name}")
+
+    # At once: each DROP DATABASE waits for a checkpoint, which the drops can then share.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+        list(pool.map(drop, names))
+    with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
         if role:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
             say(f"dropped role {role}")
@@ -244,13 +250,28 @@ def app_environment(state):
 
 def manage(state, *args):
     """Run manage.py with the service's environment; give its output."""
-    command = [str(VENV_BIN / "python"), "manage.py", *args]
-    done = subprocess.run(
-        command, cwd=state.data["app_dir"], env=app_environment(state), capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise TopologyError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
+    return manage_together(state, args)[0]
+
+
+def manage_together(state, *commands):
+    """Run several manage.py commands at once (each is mostly Django's start-up); their outputs."""
+    processes = [
+        subprocess.Popen(
+            [str(VENV_BIN / "python"), "manage.py", *args],
+            cwd=state.data["app_dir"],
+            env=app_environment(state),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in commands
+    ]
+    outputs = [process.communicate() for process in processes]
+    for args, process, (stdout, stderr) in zip(commands, processes, outputs, strict=True):
+        if process.returncode != 0:
+            raise TopologyError(f"manage.py {' '.join(args)} failed:\n{stdout}{stderr}")
+    return [stdout for stdout, _ in outputs]
 
 
 def spawn(state, key, command, log_path, env=None, cwd=None):
@@ -438,16 +459,17 @@ def cmd_up(args):
 
     # 2. the databases, through PgBouncer
     say("migrate_all, collectstatic, seed_demo, create_api_key (through pgbouncer) ...")
-    manage(state, "migrate_all", "-v0")
-    manage(state, "collectstatic", "--noinput", "-v0")
-    manage(state, "seed_demo", "--rows", str(args.seed_rows))
-    output = manage(state, "create_api_key", "topology try-out", "--databases", ",".join(clients))
+    manage_together(state, ["migrate_all", "-v0"], ["collectstatic", "--noinput", "-v0"])
+    _, output = manage_together(
+        state,
+        ["seed_demo", "--rows", str(args.seed_rows)],
+        ["create_api_key", "topology try-out", "--databases", ",".join(clients)],
+    )
     state.data["api_key"] = output.strip().splitlines()[-1]
     state.save()
 
-    # 3. gunicorn, one master per port
-    for port in gunicorn_ports:
-        start_gunicorn(state, port)
+    # 3. gunicorn, one master per port, started together
+    start_gunicorn(state, *gunicorn_ports)
 
     # 4. nginx
     base = [str(NGINX), "-p", str(nginx_dir), "-c", str(nginx_conf), "-e", str(nginx_dir / "error.log")]
@@ -457,7 +479,7 @@ def cmd_up(args):
     log = nginx_dir / "console.log"
     process = spawn(state, "nginx", base, log)
     url = f"http://{LOOPBACK}:{args.nginx_port}{READY}"
-    wait_until(lambda: http_status(url) == 200, "nginx", 15, process, log)
+    wait_until(lambda: http_status(url) == 200, "nginx", 60, process, log)
     say(f"nginx on {LOOPBACK}:{args.nginx_port} (master pid {process.pid})")
     print_summary(state)
 
@@ -522,16 +544,20 @@ def cmd_status(args):
     return 0 if healthy else 1
 
 
-def start_gunicorn(state, port):
-    """One gunicorn master on ``port`` (as vbaproject@PORT.service would run it); wait for it."""
-    env = app_environment(state)
-    env["GUNICORN_BIND"] = f"{LOOPBACK}:{port}"
-    command = [str(VENV_BIN / "gunicorn"), "-c", str(DEPLOY_DIR / "gunicorn.conf.py")]
-    log = Path(state.data["workdir"]) / f"gunicorn-{port}.log"
-    process = spawn(state, f"gunicorn-{port}", command, log, env=env, cwd=state.data["app_dir"])
-    url = f"http://{LOOPBACK}:{port}{READY}"
-    wait_until(lambda: http_status(url) == 200, f"gunicorn on {port}", 60, process, log)
-    say(f"gunicorn on {LOOPBACK}:{port} (master pid {process.pid})")
+def start_gunicorn(state, *ports):
+    """A gunicorn master per port (as vbaproject@PORT.service would run it); wait until each is ready."""
+    started = []
+    for port in ports:
+        env = app_environment(state)
+        env["GUNICORN_BIND"] = f"{LOOPBACK}:{port}"
+        command = [str(VENV_BIN / "gunicorn"), "-c", str(DEPLOY_DIR / "gunicorn.conf.py")]
+        log = Path(state.data["workdir"]) / f"gunicorn-{port}.log"
+        process = spawn(state, f"gunicorn-{port}", command, log, env=env, cwd=state.data["app_dir"])
+        started.append((port, process, log))
+    for port, process, log in started:
+        url = f"http://{LOOPBACK}:{port}{READY}"
+        wait_until(lambda url=url: http_status(url) == 200, f"gunicorn on {port}", 120, process, log)
+        say(f"gunicorn on {LOOPBACK}:{port} (master pid {process.pid})")
 
 
 def instance(state, port):
