@@ -125,6 +125,9 @@ class YesNoCheckbox(forms.CheckboxInput):
     def __init__(self, attrs=None):
         super().__init__(attrs, check_test=lambda value: value is not None and is_yes(value))
 
+    def format_value(self, value):
+        return None  # no value attribute: a ticked box posts "on", never the "N" it was shown with
+
     def value_from_datadict(self, data, files, name):
         return name in data and is_yes(data.get(name))
 
