@@ -392,7 +392,8 @@ def test_an_auth_gets_its_treatment_plan_flag_from_a_box_and_a_number_assigned(c
     page = client.get(admin_url(Auth, "add"))
     make_record(Auth, "demo", auth_Number="41")
     # The treatment-plan flag (VBA's Y/N, required) is a check box: left unticked it is "N".
-    response = client.post(admin_url(Auth, "add"), form_data(page, auth_Number="", status="NEW", _save="Save"))
+    data = form_data(page, auth_Number="", status="NEW", _save="Save")
+    response = client.post(admin_url(Auth, "add"), data)
     assert response.status_code == 302
     with using_client_database("demo"):
         assert Auth.objects.get(status="NEW").tPlan_Printed == "N"
