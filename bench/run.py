@@ -309,6 +309,10 @@ def run_backend(backend, control_url, client_url, args, port):
         "VBA_THROTTLE_RATE": "1000",
         "VBA_THROTTLE_BURST": "1000",
         "VBA_LOG_LEVEL": "WARNING",
+        # A cache shared by the workers (as in production): the throttle's, and the credentials'
+        # epoch (vbaproject/accounts/credentials.py), which is not used with a per-process cache.
+        "VBA_CACHE_URL": os.environ.get("VBA_CACHE_URL")
+        or f"sqlite:///{tempfile.gettempdir()}/vba-bench-cache.sqlite3",
     }
     manage(env, "migrate_all", "-v0")
     os.environ.update({k: env[k] for k in ("DJANGO_SECRET_KEY", "DATABASE_URL", "VBA_DATABASES")})

@@ -39,6 +39,18 @@ def control_queries(api):
     return len(queries)
 
 
+@pytest.fixture(autouse=True)
+def one_process(settings):
+    """These tests change credentials in the process that serves (the gunicorn test uses Redis)."""
+    settings.VBA_CREDENTIALS_CACHE_LOCAL = True
+
+
+def test_nothing_is_cached_with_a_cache_of_each_process_alone(api, settings):
+    settings.VBA_CREDENTIALS_CACHE_LOCAL = False  # another process's change would go unseen
+    assert status(api) == 207
+    assert control_queries(api) >= 3
+
+
 @pytest.fixture
 def cached(api, settings):
     settings.VBA_CREDENTIALS_CACHE_SECONDS = 60

@@ -277,6 +277,9 @@ LOGGING = {
 VBA_BATCH_CHUNK_ROWS = int(os.environ.get("VBA_BATCH_CHUNK_ROWS", 1000))
 # A write of at most this many rows skips PostgreSQL's staging table: one INSERT ... VALUES.
 VBA_BATCH_SMALL_ROWS = int(os.environ.get("VBA_BATCH_SMALL_ROWS", 50))
+# A batch of more than one chunk is validated chunk by chunk in a thread, while the previous
+# chunk is written (vbaproject/engine/upsert.py); off, the whole batch is validated first.
+VBA_BATCH_OVERLAP = os.environ.get("VBA_BATCH_OVERLAP", "on").strip().lower() not in {"off", "0", "false"}
 # How long a write's Idempotency-Key is remembered (vbaproject.idempotency), in seconds.
 VBA_IDEMPOTENCY_TTL = int(os.environ.get("VBA_IDEMPOTENCY_TTL", 86400))
 # Static files (the admin's) are served by WhiteNoise, found in the apps when collectstatic has

@@ -15,7 +15,10 @@ while all of these hold:
   the old state under the new epoch;
 - the API key's ``expiry_date`` and the token's ``exp`` are still in the future (checked on
   every use, so expiry needs no event);
-- the shared cache answers. During a Redis outage (``vbaproject.cache_outage``) nothing is
+- the shared cache answers, and is shared: with no ``VBA_CACHE_URL`` each process's cache is
+  its own memory, where a change made by another process (the admin, a command) would go
+  unseen, so nothing is cached then (tests of one process set
+  ``VBA_CREDENTIALS_CACHE_LOCAL``). During a Redis outage (``vbaproject.cache_outage``) nothing is
   reused, every request verifies in full, and this process forgets what it cached, since a
   change made meanwhile could not set the epoch.
 
@@ -32,6 +35,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,6 +74,12 @@ def window_seconds():
     return float(getattr(settings, "VBA_CREDENTIALS_CACHE_SECONDS", 60))
 
 
+def _shared():
+    return not isinstance(caches["default"], LocMemCache) or getattr(
+        settings, "VBA_CREDENTIALS_CACHE_LOCAL", False
+    )
+
+
 def digest(api_key_header, token):
     return hashlib.blake2b(f"{api_key_header}\x00{token}".encode(), digest_size=32).digest()
 
@@ -95,7 +106,7 @@ def lookup(key):
     """The cached ``Credentials`` for ``key`` if still usable, and the epoch to store a fresh
     verification under (None: do not cache)."""
     window = window_seconds()
-    if window <= 0:
+    if window <= 0 or not _shared():
         return None, None
     epoch = current_epoch()
     if epoch is None:

@@ -29,8 +29,12 @@ items it has done already are answered from it, not written again, and every wri
 hands its items' outcomes to it before committing.
 """
 
+import contextvars
+import itertools
 import logging
+import queue
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +65,7 @@ from vbaproject.engine.outcomes import (
 from vbaproject.engine.writers import writer_for
 from vbaproject.history.context import recorded_transaction
 from vbaproject.spec.entities import AUDIT_FIELDS, entity_spec
-from vbaproject.spec.validation import key_as_sent, validator_for
+from vbaproject.spec.validation import Invalid, key_as_sent, key_reader, validator_for
 
 logger = logging.getLogger(__name__)
 
@@ -94,42 +98,125 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
     audit = tuple(audit_values[name] for name in AUDIT_FIELDS)
 
     results = [None] * len(items)
-    valid = []
     done = journal.done
-    for index, item in enumerate(items):
-        if release_items:
-            items[index] = None
-        key, values, errors = validate(item)
-        if errors:
-            results[index] = ItemOutcome(
-                index, key_as_sent(item, spec.key), Outcome.INVALID, "; ".join(errors)
-            )
-        elif done and index in done:
-            results[index] = done[index]  # written by an earlier attempt
-        else:
-            valid.append(Occurrence(index, key, (key, *values, *audit)))
 
-    valid = _check_references(spec, fields, valid, results)
+    def validated(start, stop):
+        """The valid occurrences among items[start:stop]; the others answered in ``results``."""
+        valid = []
+        for index in range(start, stop):
+            item = items[index]
+            if release_items:
+                items[index] = None
+            key, values, errors = validate(item)
+            if errors:
+                results[index] = ItemOutcome(
+                    index, key_as_sent(item, spec.key), Outcome.INVALID, "; ".join(errors)
+                )
+            elif done and index in done:
+                results[index] = done[index]  # written by an earlier attempt
+            else:
+                valid.append(Occurrence(index, key, (key, *values, *audit)))
+        return valid
+
+    chunk_size = settings.VBA_BATCH_CHUNK_ROWS
+    connection = connections[router.db_for_write(model)]
+    if len(items) > chunk_size and settings.VBA_BATCH_OVERLAP:
+        explicit_keys = _sent_keys(items, spec)
+        chunks = _validated_ahead(validated, len(items), chunk_size)
+    else:
+        valid = validated(0, len(items))
+        explicit_keys = frozenset(occ.key for occ in valid if occ.key is not None)
+        chunks = iter([valid[start : start + chunk_size] for start in range(0, len(valid), chunk_size)])
     writes = _ChunkWriter(
-        connection=connections[router.db_for_write(model)],
+        connection=connection,
         spec=spec,
-        explicit_keys=frozenset(occ.key for occ in valid if occ.key is not None),
+        explicit_keys=explicit_keys,
         create_only=create_only,
         results=results,
         journal=journal,
     )
-    chunk_size = settings.VBA_BATCH_CHUNK_ROWS
+    written = []
     try:
-        for start in range(0, len(valid), chunk_size):
-            writes.write(valid[start : start + chunk_size])
+        for chunk in chunks:
+            chunk = _check_references(spec, fields, chunk, results)
+            written.append(chunk)
+            writes.write(chunk)
     except WriteCutShort as exc:
         if not (writes.committed or done):
             raise
         logger.warning("write cut short after %d committed transaction(s): %s", writes.committed, exc)
-        for occ in valid:
-            if results[occ.index] is None:
-                results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.NOT_WRITTEN)
+        for chunk in itertools.chain(written, chunks):  # every item still validated and answered
+            for occ in chunk:
+                if results[occ.index] is None:
+                    results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.NOT_WRITTEN)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # the validating thread, if any, stops
     return results
+
+
+def _sent_keys(items, spec):
+    """The keys the items name, as stored (the invalid items' too: a superset of the valid
+    items' keys serves to reserve them and to keep assigned keys off them)."""
+    read = key_reader(spec.key)
+    keys = set()
+    for item in items:
+        try:
+            key = read(key_as_sent(item, spec.key))
+        except Invalid:
+            continue
+        if key is not None:
+            keys.add(key)
+    return frozenset(keys)
+
+
+_END = object()
+
+
+def _validated_ahead(validated, count, chunk_size):
+    """Chunks of valid occurrences, validated by a thread of their own while the caller writes
+    the previous chunk: psycopg releases the GIL while the database works, and validation
+    (Python) fills that time. The database work stays on the request's thread and connection;
+    the thread only validates. Closing the generator stops the thread."""
+    ahead = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(value):
+        while not stop.is_set():
+            try:
+                ahead.put(value, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce():
+        try:
+            pending = []  # chunks of chunk_size valid occurrences, as when validated all at once
+            for start in range(0, count, chunk_size):
+                if stop.is_set():
+                    return
+                pending += validated(start, min(start + chunk_size, count))
+                if len(pending) >= chunk_size:
+                    put(pending[:chunk_size])
+                    pending = pending[chunk_size:]
+            if pending:
+                put(pending)
+            put(_END)
+        except BaseException as exc:  # handed to the request's thread, raised there
+            put(exc)
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(produce,), daemon=True)
+    thread.start()
+    try:
+        while (chunk := ahead.get()) is not _END:
+            if isinstance(chunk, BaseException):
+                raise chunk
+            if chunk:
+                yield chunk
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _check_references(spec, fields, valid, results):

@@ -170,6 +170,8 @@ class PostgresWriter(_Writer):
         text = self._small(sql, len(rows))
         params = [value for row in rows for value in row]
         self.connection.ensure_connection()
+        # No COPY here: its failpoint comes at the same moment as the INSERT's.
+        faults.failpoint("before_copy", self.connection, self.chunk)
         faults.failpoint("before_insert", self.connection, self.chunk)
         with self.connection.wrap_database_errors, psycopg.Cursor(self.connection.connection) as cursor:
             cursor.execute(text, params)
