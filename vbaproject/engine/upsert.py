@@ -135,18 +135,17 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
         results=results,
         journal=journal,
     )
-    written = []
+    chunk = ()  # only the chunk being written is kept: the rows of those written are freed
     try:
         for chunk in chunks:
             chunk = _check_references(spec, fields, chunk, results)
-            written.append(chunk)
             writes.write(chunk)
     except WriteCutShort as exc:
         if not (writes.committed or done):
             raise
         logger.warning("write cut short after %d committed transaction(s): %s", writes.committed, exc)
-        for chunk in itertools.chain(written, chunks):  # every item still validated and answered
-            for occ in chunk:
+        for unwritten in itertools.chain([chunk], chunks):  # every item still validated and answered
+            for occ in unwritten:
                 if results[occ.index] is None:
                     results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.NOT_WRITTEN)
     finally:

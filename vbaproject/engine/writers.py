@@ -107,7 +107,7 @@ class PostgresWriter(_Writer):
         }
         # Each value cast to its column's kind, as COPY's types do: parameters are then typed
         # alike whatever Python type carries them.
-        self._small_row = "(" + ", ".join(f"%s::{t}" for t in self.copy_types) + ")"
+        self._small_types = [f"::{t}" for t in self.copy_types]
         self._small_sql = {}  # (statement, row count) -> SQL
         self._stage_exists_on = None  # the raw connection whose session has the stage (committed)
         self._stage_used_on = None  # the raw connection whose transaction may have rows in it
@@ -115,7 +115,13 @@ class PostgresWriter(_Writer):
     def _small(self, sql, count):
         text = self._small_sql.get((sql, count))
         if text is None:
-            values = ", ".join([self._small_row] * count)
+            width = len(self._small_types)
+            values = ", ".join(
+                "("
+                + ", ".join(f"${row * width + i + 1}{cast}" for i, cast in enumerate(self._small_types))
+                + ")"
+                for row in range(count)
+            )
             text = (
                 f"INSERT INTO {self.table} ({self.columns}) SELECT * FROM (VALUES {values}) AS v "
                 f"{self._small_tail[sql]}"
@@ -165,15 +171,17 @@ class PostgresWriter(_Writer):
             raise
 
     def _write_small(self, sql, rows):
-        """One INSERT with the rows as server-side parameters (Django's cursor binds them in
-        Python, value by value)."""
+        """One INSERT with the rows as server-side parameters (Django's cursor would bind them
+        in Python, value by value)."""
         text = self._small(sql, len(rows))
         params = [value for row in rows for value in row]
         self.connection.ensure_connection()
         # No COPY here: its failpoint comes at the same moment as the INSERT's.
         faults.failpoint("before_copy", self.connection, self.chunk)
         faults.failpoint("before_insert", self.connection, self.chunk)
-        with self.connection.wrap_database_errors, psycopg.Cursor(self.connection.connection) as cursor:
+        # PostgreSQL's own $n placeholders: psycopg sends the SQL as it is, without parsing it
+        # for %s on every call (it caches no parse of SQL this long).
+        with self.connection.wrap_database_errors, psycopg.RawCursor(self.connection.connection) as cursor:
             cursor.execute(text, params)
             inserted = {key for key, new in cursor.fetchall() if new}
         self._log(f"{text[:200]}... ({len(rows)} rows)")
