@@ -4,6 +4,7 @@ from django.core.validators import MinLengthValidator
 from django.db import models
 
 from vbaproject.db.indexes import SortIndex
+from vbaproject.record_labels import record_label
 
 
 class Auth(models.Model):
@@ -579,4 +580,4 @@ class Auth(models.Model):
         ]
 
     def __str__(self):
-        return f"Auth {self.pk}"
+        return record_label("Auth", self.pk, self, "received_Date", "received")

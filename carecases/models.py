@@ -3,6 +3,7 @@
 from django.db import models
 
 from vbaproject.db.indexes import SortIndex
+from vbaproject.record_labels import record_label
 
 
 class CareCase(models.Model):
@@ -162,7 +163,7 @@ class CareCase(models.Model):
         ]
 
     def __str__(self):
-        return f"Care case {self.pk}"
+        return record_label("Care case", self.pk, self, "case_Start_Date", "from")
 
 
 class CareCaseClinicalTrial(models.Model):
@@ -280,4 +281,5 @@ class CareCaseClinicalTrial(models.Model):
         verbose_name_plural = "clinical trials"
 
     def __str__(self):
-        return f"Clinical trial {self.pk}"
+        case = f"care case {self.case_Key_id}" if self.case_Key_id is not None else None
+        return record_label("Clinical trial", self.pk, extra=[case])

@@ -1,32 +1,18 @@
-from django.contrib import admin, messages
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from vbaproject.admin.base import EntityAdmin
 from vbaproject.admin.sites import register
 
 from .models import Grievance
-from .services import grievances_mark_resolved
+from .queue_admin import QUEUE_FILTERS, GrievanceQueueMixin
 
 IS_OPEN = ExpressionWrapper(Q(grievance_Resolved__isnull=True), output_field=BooleanField())
 
 
-class OpenResolvedFilter(admin.SimpleListFilter):
-    title = "open or resolved"
-    parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [("open", "Open"), ("resolved", "Resolved")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "open":
-            return queryset.filter(grievance_Resolved__isnull=True)
-        if self.value() == "resolved":
-            return queryset.filter(grievance_Resolved__isnull=False)
-        return queryset
-
-
 @register(Grievance)
-class GrievanceAdmin(EntityAdmin):
+class GrievanceAdmin(GrievanceQueueMixin, EntityAdmin):
+    """Grievances, and the queue built around their deadlines (grievances/queue_admin.py)."""
+
     list_display = [
         "grievance_Key",
         "member",
@@ -35,10 +21,14 @@ class GrievanceAdmin(EntityAdmin):
         "grievance_Category",
         "issue_Type",
         "grievance_Received",
+        "days_open",
+        "due",
         "grievance_Resolved",
     ]
+    # The home page's Grievances link opens the queue.
+    landing_query = "state=open"
     list_filter = [
-        OpenResolvedFilter,
+        *QUEUE_FILTERS,
         "grievance_Status",
         "grievance_Type",
         "grievance_Category",
@@ -66,15 +56,3 @@ class GrievanceAdmin(EntityAdmin):
         ("Administrative change", ["admin_Change*"]),
     ]
     actions = [*EntityAdmin.actions, "mark_resolved"]
-
-    @admin.action(description="Mark the selected grievances resolved", permissions=["change"])
-    def mark_resolved(self, request, queryset):
-        """Set the resolved and resolution dates to now, where they are not set yet."""
-        # Counted first: the selection may be a filtered list ("open") the update empties.
-        selected = queryset.count()
-        changed = grievances_mark_resolved(queryset, request.user.get_username())
-        skipped = selected - len(changed)
-        message = f"Marked {len(changed)} grievance{'s' if len(changed) != 1 else ''} resolved."
-        if skipped:
-            message += f" {skipped} {'were' if skipped != 1 else 'was'} resolved already."
-        self.message_user(request, message, messages.SUCCESS if changed else messages.WARNING)

@@ -3,6 +3,7 @@
 from django.db import models
 
 from vbaproject.db.indexes import SortIndex
+from vbaproject.record_labels import record_label
 
 
 class Grievance(models.Model):
@@ -188,4 +189,4 @@ class Grievance(models.Model):
         ]
 
     def __str__(self):
-        return f"Grievance {self.pk}"
+        return record_label("Grievance", self.pk, self, "grievance_Received", "received")

@@ -251,13 +251,15 @@ def test_search_on_member_ids_and_date_hierarchy(client, superuser):
 def test_grievances_list_open_ones_first_and_filter_open_or_resolved(client, superuser):
     day = dt.timedelta(days=1)
     resolved_new = make_record(Grievance, "demo", grievance_Received=OLD + 9 * day, grievance_Resolved=OLD)
-    open_old = make_record(Grievance, "demo", grievance_Received=OLD, grievance_Resolved=None)
-    open_new = make_record(Grievance, "demo", grievance_Received=OLD + 5 * day, grievance_Resolved=None)
+    still_open = {"grievance_Resolved": None, "grievance_Status": "OPEN", "grievance_Type": "QUALITY"}
+    open_old = make_record(Grievance, "demo", grievance_Received=OLD, **still_open)
+    open_new = make_record(Grievance, "demo", grievance_Received=OLD + 5 * day, **still_open)
     resolved_old = make_record(Grievance, "demo", grievance_Received=OLD + day, grievance_Resolved=OLD)
     listed = client.get(admin_url(Grievance)).context["cl"].result_list
     assert [g.pk for g in listed] == [open_new.pk, open_old.pk, resolved_new.pk, resolved_old.pk]
+    # Open ones alone are the queue: oldest due first (tests/test_grievance_queue.py).
     opened = client.get(admin_url(Grievance), {"state": "open"}).context["cl"].result_list
-    assert [g.pk for g in opened] == [open_new.pk, open_old.pk]
+    assert [g.pk for g in opened] == [open_old.pk, open_new.pk]
     resolved = client.get(admin_url(Grievance), {"state": "resolved"}).context["cl"].result_list
     assert [g.pk for g in resolved] == [resolved_new.pk, resolved_old.pk]
 
@@ -523,24 +525,34 @@ def test_export_of_every_row_across_pages(client, superuser):
 
 
 def test_mark_resolved_sets_the_dates_that_are_missing(client, superuser):
-    open_one = make_record(Grievance, "demo", grievance_Resolved=None, resolution_Date=None)
-    half = make_record(Grievance, "demo", grievance_Resolved=OLD, resolution_Date=None)
-    done = make_record(Grievance, "demo", grievance_Resolved=OLD, resolution_Date=OLD)
+    open_one = make_record(
+        Grievance, "demo", grievance_Resolved=None, resolution_Date=None, grievance_Status="PENDING"
+    )
+    half = make_record(
+        Grievance, "demo", grievance_Resolved=OLD, resolution_Date=None, grievance_Status="OPEN"
+    )
+    done = make_record(
+        Grievance, "demo", grievance_Resolved=OLD, resolution_Date=OLD, grievance_Status="CLOSED"
+    )
     before = timezone.now()
+    selection = {
+        "action": "mark_resolved",
+        "_selected_action": [str(g.pk) for g in (open_one, half, done)],
+        "index": "0",
+    }
+    # A confirmation page first (tests/test_grievance_queue.py), then the resolution.
+    assert "Resolve 2 grievances" in client.post(admin_url(Grievance), selection).content.decode()
     response = client.post(
         admin_url(Grievance),
-        {
-            "action": "mark_resolved",
-            "_selected_action": [str(g.pk) for g in (open_one, half, done)],
-            "index": "0",
-        },
+        {**selection, "post": "yes", "resolution_Type": "UPHELD", "resolution": "Explained."},
         follow=True,
     )
-    assert "Marked 2 grievances resolved. 1 was resolved already." in response.content.decode()
+    assert "Resolved 2 grievances. 1 was resolved already." in response.content.decode()
     with using_client_database("demo"):
         open_one, half, done = (Grievance.objects.get(pk=g.pk) for g in (open_one, half, done))
     assert open_one.grievance_Resolved >= before and open_one.resolution_Date == open_one.grievance_Resolved
     assert half.grievance_Resolved == OLD and half.resolution_Date >= before
+    assert open_one.grievance_Status == half.grievance_Status == "RESOLVED"
     assert open_one.update_User == half.update_User == "boss" and open_one.update_Date >= before
     assert (done.update_Date, done.update_User) == (OLD, OLD_USER)
     assert (
@@ -560,15 +572,23 @@ def test_deleting_in_the_admin_is_recorded(client, superuser):
 
 def test_mark_resolved_on_the_open_list_selected_across(client, superuser):
     for _ in range(3):
-        make_record(Grievance, "demo", grievance_Resolved=None)
+        make_record(Grievance, "demo", grievance_Resolved=None, grievance_Status="OPEN")
     make_record(Grievance, "demo", grievance_Resolved=OLD, resolution_Date=OLD)
     response = client.post(
         admin_url(Grievance) + "?state=open",
-        {"action": "mark_resolved", "select_across": "1", "_selected_action": ["1"], "index": "0"},
+        {
+            "action": "mark_resolved",
+            "select_across": "1",
+            "_selected_action": ["1"],
+            "index": "0",
+            "post": "yes",
+            "resolution_Type": "WITHDRAWN",
+            "resolution": "Member withdrew.",
+        },
         follow=True,
     )
     page = response.content.decode()
-    assert "Marked 3 grievances resolved." in page and "already" not in page
+    assert "Resolved 3 grievances." in page and "already" not in page
     with using_client_database("demo"):
         assert not Grievance.objects.filter(grievance_Resolved__isnull=True).exists()
 

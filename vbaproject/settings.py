@@ -138,6 +138,11 @@ VBA_IMPORT_MAX_BYTES = int(os.environ.get("VBA_IMPORT_MAX_BYTES", 2_000_000))
 # The plan's time zone: every admin user's until they pick their own (My settings). Storage,
 # the API and the server's clock stay UTC (TIME_ZONE).
 VBA_PLAN_TIME_ZONE = os.environ.get("VBA_PLAN_TIME_ZONE", "America/New_York")
+# The grievance queue (grievances/queue.py): days to resolve per grievance type, JSON over the
+# Medicare defaults {"STANDARD": 30, "EXPEDITED": 1} (an unlisted type gets STANDARD's), and
+# how many days ahead a deadline counts as "due soon".
+VBA_GRIEVANCE_LIMITS = os.environ.get("VBA_GRIEVANCE_LIMITS", "")
+VBA_GRIEVANCE_DUE_SOON_DAYS = float(os.environ.get("VBA_GRIEVANCE_DUE_SOON_DAYS", 5))
 VBA_BATCH_MAX_BYTES = int(os.environ.get("VBA_BATCH_MAX_BYTES", 64 * 1024 * 1024))
 # A request's writes stop (and are answered) this many seconds after it arrived: below the
 # server's worker timeout (gunicorn's default is 30 s), so a worker is never killed mid-write.

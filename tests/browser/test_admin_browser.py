@@ -19,6 +19,7 @@ from auths.models import Auth
 from carecases.models import CareCase, CareCaseClinicalTrial
 from claims.models import ClaimPromptPay
 from grievances.models import Grievance
+from grievances.queue import open_q
 from tests.support.factories import PASSWORD, StaffFactory, make_record
 from vbaproject.db.routing import using_client_database
 from vbaproject.spec.entities import entity_spec
@@ -82,10 +83,11 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
     # Switch to the other client database: the switcher navigates to its pages.
     navigate(page, "select_option", "#vba-database-select", "other")
     assert page.url.endswith("/admin/other/")
-    navigate(page, "click", "#content-main th a[href$='/grievances/grievance/']")
-    assert page.input_value("#vba-database-select") == "other"
+    # The Grievances link opens the queue: the open ones (tests/test_grievance_queue.py).
+    navigate(page, "click", "#content-main th#grievances-grievance a")
+    assert page.input_value("#vba-database-select") == "other" and page.url.endswith("?state=open")
     with using_client_database("other"):
-        assert len(listed_keys(page)) == Grievance.objects.count() == 4
+        assert len(listed_keys(page)) == Grievance.objects.filter(open_q()).count()
     screenshots(page, "03-grievances-other-database")
     navigate(page, "select_option", "#vba-database-select", "demo")
     assert page.url.endswith("/admin/demo/grievances/grievance/")
@@ -136,14 +138,14 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
     page.goto("/admin/demo/grievances/grievance/")
     navigate(page, "click", "#changelist-filter a:text-is('Open')")
     with using_client_database("demo"):
-        still_open = Grievance.objects.filter(grievance_Resolved__isnull=True)
+        still_open = Grievance.objects.filter(open_q())
         open_keys = set(still_open.values_list("pk", flat=True))
     assert set(listed_keys(page)) == open_keys and created.pk not in open_keys
     screenshots(page, "08-grievances-open")
     type_filter = "#changelist-filter details[data-filter-title='type']"  # the label table's title
     navigate(page, "click", f"{type_filter} a:text-is('ACCESS')")
     with using_client_database("demo"):
-        open_access = Grievance.objects.filter(grievance_Resolved__isnull=True, grievance_Type="ACCESS")
+        open_access = Grievance.objects.filter(open_q(), grievance_Type="ACCESS")
         assert set(listed_keys(page)) == set(open_access.values_list("pk", flat=True))
     assert "state=open" in page.url and "grievance_Type=ACCESS" in page.url
 
@@ -175,15 +177,18 @@ def test_a_grievance_clerk_switches_database_creates_edits_filters_searches_and_
             assert row["subscriber_ID"] == (grievance.subscriber_ID or "")
             assert dt.datetime.fromisoformat(row["update_Date"]) == grievance.update_Date
 
-    # Mark the open ones on the page resolved.
+    # Mark the open ones on the page resolved: the confirmation page asks for the resolution.
     page.goto("/admin/demo/grievances/grievance/?state=open")
     page.check("#action-toggle")
     page.select_option("select[name=action]", "mark_resolved")
     navigate(page, "click", "button[name=index]")
-    assert f"Marked {len(open_keys)} grievances resolved." in message(page)
+    page.fill("#id_resolution_Type", "UPHELD")
+    page.fill("#id_resolution", "Explained to the member.")
+    navigate(page, "click", "input[name=_resolve]")
+    assert f"Resolved {len(open_keys)} grievances." in message(page)
     screenshots(page, "11-grievances-marked-resolved")
     with using_client_database("demo"):
-        assert not Grievance.objects.filter(grievance_Resolved__isnull=True).exists()
+        assert not Grievance.objects.filter(open_q()).exists()
 
 
 def test_a_care_manager_adds_a_clinical_trial_inline_and_sees_every_screen(browser_page, screenshots):

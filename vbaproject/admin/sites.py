@@ -108,7 +108,30 @@ class ClientDatabaseAdminSite(admin.AdminSite):
                 url = reverse(view, args=[change.record_key], current_app=self.name)
             noun = model._meta.verbose_name if model is not None else change.entity
             actions.append({"change": change, "label": f"{noun} {change.record_key}", "url": url})
-        return super().index(request, {"vba_recent": actions, **(extra_context or {})})
+        context = {"vba_recent": actions, "vba_counts": self.home_counts(request)}
+        return super().index(request, {**context, **(extra_context or {})})
+
+    def home_counts(self, request):
+        """The work waiting in this database: each entity admin's ``home_counts`` (the grievance
+        queue's open, due-soon and overdue), for the entities the user may view."""
+        counts = []
+        for model_admin in self._registry.values():
+            if hasattr(model_admin, "home_counts") and model_admin.has_view_permission(request):
+                counts.extend(model_admin.home_counts(request))
+        return counts
+
+    def _build_app_dict(self, request, label=None):
+        """The app list; an entity whose admin names a ``landing_query`` (the grievance queue's
+        ``state=open``) is linked to that view of its list."""
+        app_dict = super()._build_app_dict(request, label)
+        apps = ([app_dict] if app_dict else []) if label else app_dict.values()
+        for app in apps:
+            for entry in app.get("models", []):
+                model_admin = self._registry.get(entry.get("model"))
+                query = getattr(model_admin, "landing_query", "")
+                if query and entry.get("admin_url"):
+                    entry["admin_url"] = f"{entry['admin_url']}?{query}"
+        return app_dict
 
 
 @functools.cache
