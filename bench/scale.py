@@ -85,18 +85,20 @@ G, A = "/vbasoftware/grievances", "/vbasoftware/auths"
 GA, AA = f"/admin/{ALIAS}/grievances/grievance/", f"/admin/{ALIAS}/auths/auth/"
 
 
-def api_queries(noun, path, status_filter, subscriber, sort_field, deep_page):
-    """The API queries asked of one entity's list: page 1, a filter, an ID, a sort both ways, deep."""
+def api_queries(noun, path, status_filter, subscriber, sort_field, deep_page, cursor):
+    """The API queries asked of one entity's list: page 1, a filter, an ID, a sort both ways, a
+    filter with a sort, the deepest page an offset may reach, and a deep page by cursor."""
     sorts = [f"sortBy={sort_field}:{direction}" for direction in ("desc", "asc")]
     return [
         Query("api", f"{noun} page 1", path, API_MS),
-        *(Query("api", f"{noun} {q}", f"{path}?{q}", API_MS) for q in [status_filter, subscriber, *sorts]),
-        Query(
-            "api",
-            f"{noun} page {deep_page}, pageSize 100 (offset)",
-            f"{path}?page={deep_page}&pageSize=100",
-            API_MS,
+        *(
+            Query("api", f"{noun} {q}", f"{path}?{q}", API_MS)
+            for q in [status_filter, subscriber, *sorts, f"{status_filter}&{sorts[0]}"]
         ),
+        Query(
+            "api", f"{noun} page 100, pageSize 100 (offset 9,900: the deepest)", f"{path}?page=100", API_MS
+        ),
+        Query("api", f"{noun} page {deep_page} via cursor (after=)", f"{path}?after={cursor}", API_MS),
     ]
 
 
@@ -108,10 +110,22 @@ QUERIES = [
         "subscriber_ID={subscriber}",
         "grievance_Received",
         "{deep_page}",
+        "{cursor}",
     ),
-    Query("api", "grievances deep page via cursor (after=)", None, API_MS),
+    Query(
+        "api",
+        "grievances sortBy=grievance_Received:desc, page {deep_page} via cursor",
+        G + "?sortBy=grievance_Received:desc&after={sorted_cursor}",
+        API_MS,
+    ),
     *api_queries(
-        "auths", A, "status=APPROVED", "subscriber_ID={auth_subscriber}", "received_Date", "{auth_deep_page}"
+        "auths",
+        A,
+        "status=APPROVED",
+        "subscriber_ID={auth_subscriber}",
+        "received_Date",
+        "{auth_deep_page}",
+        "{auth_cursor}",
     ),
     Query("public", "openapi.json", "/vbasoftware/openapi.json", API_MS, rows=False),
     Query("admin", "grievances changelist", GA, ADMIN_MS),
@@ -568,18 +582,42 @@ def facts(server, args):
             ).format(**names),
             [str(AUTH_BASE + args.auths // 2)],
         ).fetchone()
+        deep_page, auth_deep_page = (min(5000, max(2, n // 200)) for n in (count, auth_count))
+        # The record just before each deep page, for its cursor (what NextCursor would have said).
+        (before_deep,) = conn.execute(
+            sql.SQL("SELECT {gk} FROM {g} ORDER BY {gk} OFFSET %s LIMIT 1").format(**names),
+            [(deep_page - 1) * 100 - 1],
+        ).fetchone()
+        before_sorted = conn.execute(
+            sql.SQL(
+                'SELECT "grievance_Received", {gk} FROM {g} '
+                'ORDER BY "grievance_Received" DESC NULLS LAST, {gk} DESC OFFSET %s LIMIT 1'
+            ).format(**names),
+            [(deep_page - 1) * 100 - 1],
+        ).fetchone()
+        (before_auth,) = conn.execute(
+            sql.SQL("SELECT {an} FROM {a} ORDER BY {an} OFFSET %s LIMIT 1").format(**names),
+            [(auth_deep_page - 1) * 100 - 1],
+        ).fetchone()
+    from vbaproject.api.lists import cursor_for
+
     return {
+        "cursor": cursor_for(grievance, G, deep_page, [before_deep]),
+        "sorted_cursor": cursor_for(
+            grievance, G, deep_page, list(before_sorted), sort_by="grievance_Received:desc"
+        ),
+        "auth_cursor": cursor_for(auth, A, auth_deep_page, [before_auth]),
         "grievance_key": key,
         "subscriber": subscriber,
         "subscriber_prefix": subscriber[:5],
         "year": received.year,
         "month": received.month,
-        "deep_page": min(5000, max(1, count // 200)),
+        "deep_page": deep_page,
         "grievance_count": count,
         "auth_number": number,
         "auth_subscriber": auth_subscriber,
         "auth_subscriber_prefix": auth_subscriber[:5],
-        "auth_deep_page": min(5000, max(1, auth_count // 200)),
+        "auth_deep_page": auth_deep_page,
         "auth_count": auth_count,
     }
 

@@ -276,8 +276,8 @@ def test_every_documented_list_parameter_is_accepted(document, api):
         entity = resolve(document, envelope["properties"]["data"]["items"])
         examples["sortBy"] = ",".join(f"{name}:desc" for name in entity["properties"])
         for parameter in operation["parameters"]:
-            if parameter.get("in") != "query":
-                continue
+            if parameter.get("in") != "query" or parameter["name"] == "after":
+                continue  # after takes a NextCursor, no made-up value: tests/test_lists_at_scale.py
             schema = parameter["schema"]
             value = examples.get(parameter["name"]) or examples[schema.get("format", schema["type"])]
             response = api.get(f"{url}?{urlencode({parameter['name']: value})}")

@@ -39,7 +39,14 @@ def test_every_entity_lists_what_it_reads(api, model):
     assert sorted(rows, key=lambda r: r[key_name]) == sorted(created, key=lambda r: r[key_name])
     for row in rows:
         assert data_of(api.get(record_url(model, row[key_name])), 200) == row
-    assert pagination == {"TotalCount": 3, "TotalPages": 1, "CurrentPage": 1, "PageSize": PAGE_SIZE_DEFAULT}
+    assert pagination == {
+        "TotalCount": 3,
+        "TotalPages": 1,
+        "CurrentPage": 1,
+        "PageSize": PAGE_SIZE_DEFAULT,
+        "TotalCountExact": True,
+        "NextCursor": None,
+    }
 
 
 def test_pages(api):
@@ -47,9 +54,11 @@ def test_pages(api):
     pages = [listing(api, GRIEVANCES, page=p, pageSize=10) for p in (1, 2, 3)]
     assert [len(rows) for rows, _ in pages] == [10, 10, 5]
     assert [r["grievance_Key"] for rows, _ in pages for r in rows] == sorted(keys)
-    assert [p for _, p in pages] == [
-        {"TotalCount": 25, "TotalPages": 3, "CurrentPage": n, "PageSize": 10} for n in (1, 2, 3)
+    assert [{k: v for k, v in p.items() if k != "NextCursor"} for _, p in pages] == [
+        {"TotalCount": 25, "TotalPages": 3, "CurrentPage": n, "PageSize": 10, "TotalCountExact": True}
+        for n in (1, 2, 3)
     ]
+    assert [bool(p["NextCursor"]) for _, p in pages] == [True, True, False]
     past, pagination = listing(api, GRIEVANCES, page=4, pageSize=10)
     assert past == [] and pagination["CurrentPage"] == 4
     huge, pagination = listing(api, GRIEVANCES, page=2**31 - 1, pageSize=PAGE_SIZE_MAX)
@@ -61,7 +70,14 @@ def test_pages(api):
 def test_an_empty_list(api):
     rows, pagination = listing(api, GRIEVANCES)
     assert rows == []
-    assert pagination == {"TotalCount": 0, "TotalPages": 0, "CurrentPage": 1, "PageSize": PAGE_SIZE_DEFAULT}
+    assert pagination == {
+        "TotalCount": 0,
+        "TotalPages": 0,
+        "CurrentPage": 1,
+        "PageSize": PAGE_SIZE_DEFAULT,
+        "TotalCountExact": True,
+        "NextCursor": None,
+    }
 
 
 def test_the_default_page_size_and_its_limit(api):
@@ -74,8 +90,9 @@ def test_the_default_page_size_and_its_limit(api):
 
 
 def expected_order(keys, *order):
-    """``keys`` sorted as sortBy promises: nulls first ascending, last descending, then by key."""
-    out = sorted(keys)
+    """``keys`` sorted as sortBy promises: nulls first ascending, last descending, then by key in
+    the direction of the last field."""
+    out = sorted(keys, reverse=bool(order) and order[-1][1])
     for values, descending in reversed(order):
         out = sorted(out, key=lambda k: (values[k] is not None, values[k] or ""), reverse=descending)
     return out

@@ -4,10 +4,17 @@
 
 - ``page`` (1-based, default 1) and ``pageSize`` (default 100, at most 1,000); the answer
   carries the ``x-pagination`` header, JSON ``{"TotalCount", "TotalPages", "CurrentPage",
-  "PageSize"}``. A page past the end is an empty ``data: []``.
+  "PageSize", "TotalCountExact", "NextCursor"}``. A page past the end is an empty ``data: []``.
+- ``after``: the ``NextCursor`` of the previous page, instead of ``page``: keyset paging, as fast
+  on page 5,000 as on page 2 and safe while records are added (every record present throughout
+  is answered exactly once, in order). A cursor belongs to its list: the same path, filters and
+  ``sortBy``; anything else is a 400. Offsets are bounded: a ``page`` that starts past
+  ``OFFSET_MAX`` records of a list longer than that is a 400 that says to use ``after``.
 - ``sortBy``: ``field:desc,other:asc`` over any field (direction optional, ascending by
-  default); nulls sort first ascending and last descending on every backend, and the key
-  always breaks ties so pages never overlap.
+  default); nulls sort first ascending and last descending on every backend (null is the
+  smallest value), and the key breaks ties in the direction of the last sort field, so pages
+  never overlap and a sort on one indexed field, either way, is a walk of its ``SortIndex``
+  (``vbaproject.db.indexes``).
 - filters, through a django-filter ``FilterSet`` built from the spec by one rule: an exact
   match on every key, reference and code-like field (integer or string fields named
   ``*_Key``, ``*_ID``, ``*_Type``, ``*_Status``, ``*_Category``, ``*_Code``, ``*_Reason``,
@@ -15,11 +22,20 @@
   ``<field>_from`` / ``<field>_to`` on every date-time field. Values follow the body rules:
   integers within 32 bits, ISO 8601 date-times (a plain date is midnight UTC).
 
+``TotalCount`` is exact up to ``EXACT_COUNT_MAX`` records (counted with ``LIMIT``, so never
+more than that many rows are read); past it, on PostgreSQL, it is the planner's estimate for
+the filtered list (``EXPLAIN``: no scan), and ``TotalCountExact`` is false. An exact
+``COUNT(*)`` of millions of rows was most of a page's time. SQLite always counts exactly.
+
 Parameter names match case-insensitively, like field names in bodies. An unknown parameter,
 a parameter given twice or a bad value is a 400 that says which and why.
 """
 
+import base64
+import binascii
 import functools
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -27,7 +43,10 @@ from dataclasses import dataclass
 import django_filters
 import orjson
 from django import forms
-from django.db.models import F
+from django.core.exceptions import ValidationError
+from django.db import connections
+from django.db.models import BooleanField, F, Q
+from django.db.models.expressions import RawSQL
 
 from vbaproject.api.exceptions import BadRequest
 from vbaproject.selectors import entity_records
@@ -37,6 +56,8 @@ from vbaproject.spec.validation import INT_MAX, INT_MIN, Invalid, parse_datetime
 PAGE_SIZE_DEFAULT = 100
 PAGE_SIZE_MAX = 1000
 PAGINATION_HEADER = "x-pagination"
+EXACT_COUNT_MAX = 10_000  # TotalCount is exact up to here, estimated past it (PostgreSQL)
+OFFSET_MAX = 10_000  # records a page may start after; past it, the cursor (``after``)
 FILTERED_NAME = re.compile(r"(_ID|_Key|_Type|_Status|_Category|_Code|_Reason|_Source|_Seq|_Number)$|^status$")
 
 
@@ -144,7 +165,15 @@ def list_parameters(model, path_fields=()):
             FieldKind.STRING,
             "Sort order: comma-separated field names, each optionally followed by :asc or :desc, "
             f"such as {spec.fields[1].name}:desc,{spec.key.name}:asc. Nulls sort first ascending. "
-            f"Default: {spec.key.name} ascending.",
+            f"Default: {spec.key.name} ascending. The key breaks ties in the direction of the last field.",
+        ),
+        ListParameter(
+            "after",
+            FieldKind.STRING,
+            f"Instead of page: the NextCursor of the previous page's {PAGINATION_HEADER} header, for "
+            "the page after it (keyset paging: fast at any depth, no record skipped or repeated while "
+            "records are added). Give the same filters and sortBy as for that page. Pages starting past "
+            f"{OFFSET_MAX:,} records are only reached this way.",
         ),
     ]
     return (*paging, *(parameter for parameter, _ in _filters(spec, path_fields)))
@@ -179,9 +208,10 @@ def _whole_number(name, raw, low, high, default):
     return value
 
 
-def _ordering(spec, raw):
+def _sort(spec, raw):
+    """((field, descending), ...) as ``sortBy`` asks, ending with the key (see the module doc)."""
     by_lower = spec.by_lower_name
-    ordering, seen = [], set()
+    sort, seen = [], set()
     for part in (raw or "").split(","):
         if not part.strip():
             continue
@@ -195,11 +225,25 @@ def _ordering(spec, raw):
         if field.name in seen:
             raise BadRequest(f"sortBy: {field.name} is named more than once")
         seen.add(field.name)
-        column = F(field.attname)
-        ordering.append(column.desc(nulls_last=True) if direction == "desc" else column.asc(nulls_first=True))
-    if spec.key.name not in seen:
-        ordering.append(F(spec.key.attname).asc())
-    return ordering
+        sort.append((field, direction == "desc"))
+    keyed = [n for n, (field, _) in enumerate(sort) if field.name == spec.key.name]
+    if keyed:  # the key is unique: nothing after it changes the order
+        return tuple(sort[: keyed[0] + 1])
+    return (*sort, (spec.key, sort[-1][1] if sort else False))
+
+
+def _order_by(sort):
+    """ORDER BY of ``sort``: nulls smallest, as the SortIndexes are built. The key (last, never
+    null) is a plain ASC or DESC, as it is in those indexes and the primary key's: the planner does
+    not know that NULLS FIRST on a NOT NULL column changes nothing."""
+    *fields, (key, key_desc) = sort
+    return [
+        *(
+            F(f.attname).desc(nulls_last=True) if desc else F(f.attname).asc(nulls_first=True)
+            for f, desc in fields
+        ),
+        F(key.attname).desc() if key_desc else F(key.attname).asc(),
+    ]
 
 
 def _error_text(errors):
@@ -210,13 +254,161 @@ def paginate(request, queryset, model, path_fields=()):
     """Filter, sort and cut ``queryset`` as the request asks: (rows as records, x-pagination dict)."""
     spec = entity_spec(model)
     query = _query(request, list_parameters(model, path_fields))
+    after = query.pop("after", None)
+    if after is not None and query.get("page") is not None:
+        raise BadRequest("after: give either page or after, not both")
     page, size = _page_and_size(query)
-    ordering = _ordering(spec, query.pop("sortBy", None))
+    raw_sort = query.pop("sortBy", None)
+    sort = _sort(spec, raw_sort)
     filterset = filterset_for(model, path_fields)(data=query, queryset=queryset)
     if not filterset.is_valid():
         raise BadRequest(_error_text(filterset.errors))
-    rows, pagination = _cut(filterset.qs.order_by(*ordering), page, size)
-    return entity_records(spec, rows), pagination
+    listed = filterset.qs
+    scope = _scope(request.path, sort, query)
+    position = None
+    if after is not None:
+        page, position = _read_cursor(after, scope, sort, model)
+    total, exact = count(listed)
+    pagination = {
+        "TotalCount": total,
+        "TotalPages": math.ceil(total / size),
+        "CurrentPage": page,
+        "PageSize": size,
+        "TotalCountExact": exact,
+        "NextCursor": None,
+    }
+    offset = (page - 1) * size
+    if position is None and exact and offset >= total:
+        return [], pagination
+    if position is None and offset > OFFSET_MAX:
+        raise BadRequest(
+            f"page: pages starting past {OFFSET_MAX:,} records are reached with after= (the NextCursor "
+            f"of the {PAGINATION_HEADER} header), not with page"
+        )
+    rows = _page(listed, sort, position, offset, size)
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        pagination["NextCursor"] = _cursor(scope, page + 1, [last[field.name] for field, _ in sort])
+    return rows, pagination
+
+
+def count(queryset):
+    """(TotalCount, whether exact) of ``queryset``: see the module doc."""
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset.count(), True
+    counted = queryset.order_by().values("pk")[: EXACT_COUNT_MAX + 1].count()
+    if counted <= EXACT_COUNT_MAX:
+        return counted, True
+    plan = queryset.order_by().explain(format="json")
+    return max(round(json.loads(plan)[0]["Plan"]["Plan Rows"]), EXACT_COUNT_MAX + 1), False
+
+
+def _page(listed, sort, position, offset, size):
+    """Up to ``size + 1`` records (the extra one tells whether a next page exists)."""
+    spec = entity_spec(listed.model)
+    ordered = listed.order_by(*_order_by(sort))
+    if position is None:
+        return entity_records(spec, ordered[offset : offset + size + 1])
+    rows = []
+    for segment in _after(listed, sort, position):
+        rows += entity_records(spec, segment.order_by(*_order_by(sort))[: size + 1 - len(rows)])
+        if len(rows) > size:
+            break
+    return rows
+
+
+def _after(listed, sort, values):
+    """Querysets, in list order, of the records after ``values`` (the sort fields of a record).
+
+    One field and the key (a sort on one field, or the default sort on the key alone) is the
+    indexed case: a row comparison ``(f, key) > (v, k)`` that a SortIndex serves in order, and the
+    nulls, which sort apart, as a second segment read only when the first runs out. Any other
+    sort is one lexicographic condition, correct but not index-shaped.
+    """
+    connection = connections[listed.db]
+    if len(sort) == 1:
+        (key, desc), (k,) = sort[0], values
+        return [listed.filter(**{f"{key.attname}__{'lt' if desc else 'gt'}": k})]
+    if len(sort) == 2:
+        (field, desc), (key, _) = sort
+        v, k = values
+        column, key_column = (connection.ops.quote_name(f.column) for f in (field, key))
+        after_key = {f"{key.attname}__{'lt' if desc else 'gt'}": k}
+        if v is None:
+            nulls = listed.filter(**{f"{field.attname}__isnull": True}, **after_key)
+            return [nulls] if desc else [nulls, listed.filter(**{f"{field.attname}__isnull": False})]
+        model_field = listed.model._meta.get_field(field.attname)
+        key_field = listed.model._meta.get_field(key.attname)
+        row = RawSQL(
+            f"({column}, {key_column}) {'<' if desc else '>'} (%s, %s)",
+            [
+                model_field.get_db_prep_value(v, connection, prepared=False),
+                key_field.get_db_prep_value(k, connection, prepared=False),
+            ],
+            output_field=BooleanField(),
+        )
+        rest = listed.filter(row)
+        return [rest, listed.filter(**{f"{field.attname}__isnull": True})] if desc else [rest]
+    condition, equal = Q(pk__in=[]), Q()
+    for (field, desc), v in zip(sort, values, strict=True):
+        name = field.attname
+        if v is None:
+            beyond = None if desc else Q(**{f"{name}__isnull": False})
+            same = Q(**{f"{name}__isnull": True})
+        else:
+            beyond = (
+                Q(**{f"{name}__lt": v}) | Q(**{f"{name}__isnull": True}) if desc else Q(**{f"{name}__gt": v})
+            )
+            same = Q(**{name: v})
+        if beyond is not None:
+            condition |= equal & beyond
+        equal &= same
+    return [listed.filter(condition)]
+
+
+# Cursors: opaque to clients, base64url of JSON {"s": scope, "p": page, "v": sort values}. The scope
+# is a digest of the path, the filters and the sort, so a cursor is refused on another list.
+
+
+def cursor_for(model, path, page, values, sort_by=None, filters=None):
+    """The ``after`` cursor that leads to ``page`` of the list at ``path`` (sorted by ``sort_by``,
+    filtered by ``filters``: canonical parameter names), after a record whose sort fields (the key
+    last) hold ``values``. For the benchmark and tests: clients get cursors from NextCursor."""
+    sort = _sort(entity_spec(model), sort_by)
+    return _cursor(_scope(path, sort, dict(filters or {})), page, list(values))
+
+
+def _scope(path, sort, filters):
+    text = json.dumps([path, [[f.name, d] for f, d in sort], sorted((k, str(v)) for k, v in filters.items())])
+    return hashlib.blake2s(text.encode(), digest_size=8).hexdigest()
+
+
+def _cursor(scope, page, values):
+    # orjson: date-times with their microseconds (Django's JSON encoder cuts them to milliseconds).
+    text = orjson.dumps({"s": scope, "p": page, "v": values}, default=str)
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+def _read_cursor(raw, scope, sort, model):
+    """(page, sort values) of cursor ``raw`` of this list, or a 400."""
+    try:
+        raw = raw.strip()
+        data = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        page, values = data["p"], data["v"]
+        valid = data["s"] == scope and isinstance(page, int) and 1 < page <= INT_MAX
+        if not valid or not isinstance(values, list) or len(values) != len(sort):
+            raise ValueError
+        values = [
+            None if v is None else model._meta.get_field(field.attname).to_python(v)
+            for (field, _), v in zip(sort, values, strict=True)
+        ]
+    except (ValueError, TypeError, KeyError, binascii.Error, ValidationError):
+        raise BadRequest(
+            "after: not a cursor of this list (give the NextCursor of a page with the same path, "
+            "filters and sortBy)"
+        ) from None
+    return page, values
 
 
 def paginate_ordered(request, queryset):
@@ -234,6 +426,7 @@ def _page_and_size(query):
 
 
 def _cut(queryset, page, size):
+    """The page of an ordered ``queryset`` by offset, exactly counted (short lists: a record's changes)."""
     total = queryset.count()
     offset = (page - 1) * size
     rows = queryset.none() if offset >= total else queryset[offset : offset + size]
