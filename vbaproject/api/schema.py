@@ -329,7 +329,12 @@ def _components():
                 "schema": {"type": "string"},
             },
             "Pagination": {
-                "description": 'JSON: {"TotalCount", "TotalPages", "CurrentPage", "PageSize"}.',
+                "description": (
+                    'JSON: {"TotalCount", "TotalPages", "CurrentPage", "PageSize"}; record lists add '
+                    '"TotalCountExact" and "NextCursor". TotalCount is exact up to 10,000 records; past '
+                    "that, on PostgreSQL, it is the planner's estimate and TotalCountExact is false. "
+                    "NextCursor (null on the last page) is the after parameter for the next page."
+                ),
                 "required": True,
                 "schema": {"type": "string"},
             },
