@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from vbaproject.admin.base import EntityAdmin
+from vbaproject.admin.member_search import MemberSearchMixin
 from vbaproject.admin.sites import register
 
 from .models import Auth
 
 
 @register(Auth)
-class AuthAdmin(EntityAdmin):
+class AuthAdmin(MemberSearchMixin, EntityAdmin):
     list_display = [
         "auth_Number",
         "member",
@@ -22,7 +23,7 @@ class AuthAdmin(EntityAdmin):
     ]
     list_filter = ["status", "auth_Type", "service_Type", "treatment_Type", "auth_Code", "urgent"]
     search_fields = ["^auth_Number", "^subscriber_ID", "^provider_ID", "^case_Number", "^prior_Auth"]
-    search_help_text = "Auth number, subscriber, provider, case number or prior auth."
+    search_help_text = "Auth number, member (S615226-01), subscriber, provider, case number or prior auth."
     date_hierarchy = "received_Date"
     form_tabs = True  # 13 sections: one tab each (templates/admin/vba_change_form.html)
     sections = [

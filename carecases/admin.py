@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.db import models
 
 from vbaproject.admin.base import VERSION_FIELD, EntityAdmin, EntityFormMixin, values_filter
+from vbaproject.admin.member_search import MemberSearchMixin
 from vbaproject.admin.sites import register
 
 from .models import CareCase, CareCaseClinicalTrial
@@ -51,7 +52,7 @@ class ClinicalTrialInline(EntityFormMixin, admin.TabularInline):
 
 
 @register(CareCase)
-class CareCaseAdmin(EntityAdmin):
+class CareCaseAdmin(MemberSearchMixin, EntityAdmin):
     list_display = [
         "case_Key",
         "case_ID",
@@ -66,7 +67,7 @@ class CareCaseAdmin(EntityAdmin):
     date_hierarchy = "case_Start_Date"
     list_filter = ["case_Status", "case_Reason", "case_Assign_Type", "case_Close_Reason", "do_Not_Contact"]
     search_fields = ["=case_Key", "^case_ID", "^subscriber_ID", "^provider_ID", "^group_ID"]
-    search_help_text = "Case key, case ID, subscriber, provider or group."
+    search_help_text = "Case key, case ID, member (S615226-01), subscriber, provider or group."
     sections = [
         (
             "Case",

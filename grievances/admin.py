@@ -1,6 +1,7 @@
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 
 from vbaproject.admin.base import EntityAdmin
+from vbaproject.admin.member_search import MemberSearchMixin
 from vbaproject.admin.sites import register
 
 from .models import Grievance
@@ -10,7 +11,7 @@ IS_OPEN = ExpressionWrapper(Q(grievance_Resolved__isnull=True), output_field=Boo
 
 
 @register(Grievance)
-class GrievanceAdmin(GrievanceQueueMixin, EntityAdmin):
+class GrievanceAdmin(MemberSearchMixin, GrievanceQueueMixin, EntityAdmin):
     """Grievances, and the queue built around their deadlines (grievances/queue_admin.py)."""
 
     list_display = [
@@ -43,7 +44,7 @@ class GrievanceAdmin(GrievanceQueueMixin, EntityAdmin):
         "^patient_Account_Number",
         "=call_Key",
     ]
-    search_help_text = "Grievance key, subscriber, provider, patient account or call key."
+    search_help_text = "Key, member (S615226-01), subscriber, provider, patient account or call key."
     date_hierarchy = "grievance_Received"
     # Open grievances first, then the newest received.
     ordering = [IS_OPEN.desc(), F("grievance_Received").desc(nulls_last=True)]

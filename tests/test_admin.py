@@ -392,7 +392,7 @@ def test_the_forms_apply_the_apis_rules(client, superuser):
 
 def test_an_auth_gets_its_treatment_plan_flag_from_a_box_and_a_number_assigned(client, superuser):
     page = client.get(admin_url(Auth, "add"))
-    make_record(Auth, "demo", auth_Number="41")
+    make_record(Auth, "demo", auth_Number="41", status="APPROVED")  # not a status looked up below
     # The treatment-plan flag (VBA's Y/N, required) is a check box: left unticked it is "N".
     data = form_data(page, auth_Number="", status="NEW", _save="Save")
     response = client.post(admin_url(Auth, "add"), data)

@@ -119,6 +119,7 @@ def grievance(received, kind="QUALITY", status="OPEN", resolved=None, **values):
         "resolution_Date": resolved,
         "resolution_Type": None,
         "resolution": None,
+        "call_Key": None,
         **values,
     }
     return make_record(Grievance, "demo", **values)
@@ -318,6 +319,27 @@ def test_resolving_from_the_change_form(client, superuser):
 
 
 @pytestmark_db
+def test_a_resolved_date_typed_into_the_form_resolves_the_status_too(client, superuser):
+    from tests.test_admin import form_data
+
+    one = grievance(timezone.now() - 3 * DAY, status="PENDING")
+    page = client.get(admin_url("change", one.pk))
+    resolved = timezone.now().replace(microsecond=0)
+    data = form_data(
+        page,
+        grievance_Resolved_0=resolved.date().isoformat(),
+        grievance_Resolved_1=resolved.strftime("%H:%M:%S"),
+        _continue="1",
+    )
+    response = client.post(admin_url("change", one.pk), data, follow=True)
+    assert "its status is now RESOLVED" in response.content.decode()
+    with using_client_database("demo"):
+        one = Grievance.objects.get(pk=one.pk)
+    assert one.grievance_Status == "RESOLVED" and one.grievance_Resolved == resolved
+    assert not queue.is_open(one.grievance_Resolved, one.grievance_Status)
+
+
+@pytestmark_db
 def test_resolving_needs_the_change_permission(client):
     from django.contrib.auth.models import Permission
 
@@ -339,6 +361,58 @@ def test_the_service_refuses_a_resolution_without_type_or_text():
             with pytest.raises(ValueError):
                 grievances_resolve(Grievance.objects.filter(pk=one.pk), "clerk", kind, text)
         assert Grievance.objects.get(pk=one.pk).grievance_Resolved is None
+
+
+# --- search as people paste ---------------------------------------------------------------------
+
+
+def test_a_pasted_member_splits_into_subscriber_and_sequence():
+    from vbaproject.admin.member_search import split_member
+
+    assert split_member(" s615226-01 ") == ("S615226", "01")
+    assert split_member("S615226-1") == ("S615226", "01")
+    for other in ("S615226", "S615226-", "-01", "S615226-001", "S6152260001-01", "S 615226-01"):
+        assert split_member(other) is None, other
+
+
+@pytestmark_db
+def test_search_finds_what_people_paste(client, superuser):
+    from auths.models import Auth
+
+    mine = grievance(NOW, subscriber_ID="S615226", member_Seq="01", provider_ID="P0042")
+    sibling = grievance(NOW, subscriber_ID="S615226", member_Seq="02", provider_ID="P0043")
+    lookalike = grievance(NOW, subscriber_ID="S6152261", member_Seq="01", provider_ID="P9999")
+
+    def found(term, model=Grievance):
+        response = client.get(admin_url(model=model), {"q": term})
+        assert response.status_code == 200
+        return set(keys(response))
+
+    assert found("S615226-01") == found("s615226-01") == found("  S615226-1 ") == {mine.pk}
+    assert found("S615226-02") == {sibling.pk}
+    assert found("S615226") == {mine.pk, sibling.pk, lookalike.pk}  # a subscriber ID alone: prefix
+    assert found("S615226-01 P0042") == {mine.pk} and not found("S615226-01 P0043")
+    assert found("P0043") == {sibling.pk}  # a provider ID
+    assert found(str(lookalike.pk)) == {lookalike.pk}  # the key
+    auth = make_record(
+        Auth, "demo", auth_Number="A2024-0001", subscriber_ID="S615226", member_Seq="01", case_Number="C77"
+    )
+    make_record(Auth, "demo", auth_Number="A2024-0002", subscriber_ID="S615226", member_Seq="03")
+    assert found("S615226-01", Auth) == found("A2024-0001", Auth) == found("c77", Auth) == {auth.pk}
+    # The case picker of a clinical trial searches care cases the same way.
+    case = make_record(CareCase, "demo", subscriber_ID="S615226", member_Seq="01")
+    make_record(CareCase, "demo", subscriber_ID="S615226", member_Seq="04")
+    picker = client.get(
+        reverse("admin:autocomplete", current_app=site_name("demo")),
+        {
+            "term": "S615226-01",
+            "app_label": "carecases",
+            "model_name": "carecaseclinicaltrial",
+            "field_name": "case_Key",
+        },
+    )
+    assert [r["id"] for r in picker.json()["results"]] == [str(case.pk)]
+    assert picker.json()["results"][0]["text"].startswith(f"Care case {case.pk} · S615226-01")
 
 
 # --- record labels -----------------------------------------------------------------------------
@@ -382,6 +456,7 @@ def test_the_queues_page_and_counts_read_the_open_grievances_through_an_index(cl
             grievance_Status="OPEN" if n % 50 == 0 else "CLOSED",
             grievance_Resolved=None if n % 50 == 0 else now - dt.timedelta(hours=n),
             subscriber_ID=f"S{n:06d}",
+            member_Seq="01",
             entry_Date=OLD,
             update_Date=OLD,
         )
@@ -406,6 +481,18 @@ def test_the_queues_page_and_counts_read_the_open_grievances_through_an_index(cl
     assert "Index" in plan and "Seq Scan" not in plan, plan
     due = [queue.due_at(g.grievance_Received, g.grievance_Type) for g in response.context["cl"].result_list]
     assert due == sorted(due)
+    # A pasted member is found through an index too.
+    with CaptureQueriesContext(connections["demo"]) as captured:
+        response = client.get(admin_url(), {"q": "s001234-01"})
+    assert [g.subscriber_ID for g in response.context["cl"].result_list] == ["S001234"]
+    # (The filters' choices are vbaproject.admin.scale's, checked in tests/test_admin_at_scale.py.)
+    searched = [q["sql"] for q in captured.captured_queries if "UPPER('s001234-01%')" in q["sql"]]
+    assert searched
+    for sql in searched:
+        with connections["demo"].cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert f"Seq Scan on {table}" not in plan, f"{sql}\n{plan}"
     # The home page's counts read the same index.
     with CaptureQueriesContext(connections["demo"]) as captured:
         client.get(reverse("admin:index", current_app=site_name("demo")))
