@@ -51,24 +51,24 @@ def test_a_clerk_works_the_queue_resolves_one_and_finds_a_pasted_member(browser_
     page.goto("/admin/demo/")
     counts = page.inner_text("#vba-queue-counts")
     assert "Open grievances\t4" in counts and "Overdue\t1" in counts and "Due within 5 days\t1" in counts
-    screenshots(page, "40-home-queue-counts")
+    screenshots(page, "70-home-queue-counts")
     navigate(page, "click", "#vba-queue-counts a:text-is('Overdue')")
     assert listed_keys(page) == [late.pk]
     assert "OVERDUE" in page.inner_text("#result_list")
-    screenshots(page, "41-queue-overdue")
+    screenshots(page, "71-queue-overdue")
 
     # The queue: open ones, the nearest deadline first, the undated one last.
     page.goto("/admin/demo/")
     navigate(page, "click", "#content-main th#grievances-grievance a")
     assert listed_keys(page) == [late.pk, expedited.pk, later.pk, undated.pk]
     assert "days open" in page.inner_text("#result_list thead").lower()
-    screenshots(page, "42-queue")
+    screenshots(page, "72-queue")
 
     # Resolve the expedited one from its form, through the confirmation page.
     navigate(page, "click", f"#result_list a[href*='/{expedited.pk}/change/']")
     assert f"Grievance {expedited.pk} · S615226-02 · received" in page.inner_text("#content")
     navigate(page, "click", "a.vba-resolve-link")
-    screenshots(page, "43-resolve-confirmation")
+    screenshots(page, "73-resolve-confirmation")
     # Both are required: the browser itself asks before anything is sent.
     assert page.get_attribute("#id_resolution", "required") is not None
     assert page.get_attribute("#id_resolution_Type", "required") is not None
@@ -76,7 +76,7 @@ def test_a_clerk_works_the_queue_resolves_one_and_finds_a_pasted_member(browser_
     page.fill("#id_resolution", "Appointment moved to tomorrow; member called back.")
     navigate(page, "click", "input[name=_resolve]")
     assert "Resolved 1 grievance." in message(page)
-    screenshots(page, "44-resolved")
+    screenshots(page, "74-resolved")
     with using_client_database("demo"):
         resolved = Grievance.objects.get(pk=expedited.pk)
         assert set(Grievance.objects.filter(open_q()).values_list("pk", flat=True)) == {
@@ -95,4 +95,4 @@ def test_a_clerk_works_the_queue_resolves_one_and_finds_a_pasted_member(browser_
         member = Grievance.objects.filter(subscriber_ID="S615226", member_Seq="01")
         assert sorted(listed_keys(page)) == sorted(member.values_list("pk", flat=True))
     assert late.pk in listed_keys(page) and expedited.pk not in listed_keys(page)
-    screenshots(page, "45-search-pasted-member")
+    screenshots(page, "75-search-pasted-member")
