@@ -168,6 +168,21 @@ def test_the_queue_lists_open_grievances_oldest_due_first_undated_last(client, s
 
 
 @pytestmark_db
+def test_days_open_and_due_are_shown_in_the_users_time_zone(client, superuser, settings):
+    settings.VBA_PLAN_TIME_ZONE = "America/New_York"
+    now = timezone.now()
+    # Half an hour before midnight in New York, ten days ago: the next UTC day already.
+    evening = (now.astimezone(NEW_YORK) - 10 * DAY).replace(hour=23, minute=30, second=0, microsecond=0)
+    one = grievance(evening.astimezone(UTC))
+    page = client.get(admin_url(), {"state": "open"}).content.decode()
+    due = queue.due_at(one.grievance_Received, "QUALITY").astimezone(NEW_YORK)
+    assert f"{due:%Y-%m-%d %H:%M}" in page  # 23:30, or an hour off across a DST change
+    assert f"{due.astimezone(UTC):%Y-%m-%d %H:%M}" not in page
+    # Ten New York days, whatever the UTC days say (an evening receipt is that day, not the next).
+    assert '<td class="field-days_open">10</td>' in page
+
+
+@pytestmark_db
 def test_deadline_and_clock_filters(client, superuser, settings):
     settings.VBA_GRIEVANCE_DUE_SOON_DAYS = 5
     now = timezone.now()
