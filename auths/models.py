@@ -3,6 +3,7 @@
 from django.core.validators import MinLengthValidator
 from django.db import models
 
+from vbaproject.db.admin_indexes import PrefixIndex
 from vbaproject.db.indexes import SortIndex
 from vbaproject.record_labels import record_label
 
@@ -577,6 +578,12 @@ class Auth(models.Model):
             SortIndex(fields=["treatment_Type", "auth_Number"], name="auth_treatment_type_sort"),
             SortIndex(fields=["update_Date", "auth_Number"], name="auth_update_date_sort"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="auths_auth_member_idx"),
+            # The admin's search by prefix of the IDs (vbaproject.admin.scale, vbaproject.db.admin_indexes).
+            PrefixIndex(field="auth_Number", name="auth_number_prefix"),
+            PrefixIndex(field="subscriber_ID", name="auth_subscriber_prefix"),
+            PrefixIndex(field="provider_ID", name="auth_provider_prefix"),
+            PrefixIndex(field="case_Number", name="auth_case_number_prefix"),
+            PrefixIndex(field="prior_Auth", name="auth_prior_auth_prefix"),
         ]
 
     def __str__(self):

@@ -2,8 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 
-from vbaproject.admin.base import VERSION_FIELD, EntityAdmin, EntityFormMixin, values_filter
+from vbaproject.admin.base import VERSION_FIELD, EntityAdmin, EntityFormMixin
 from vbaproject.admin.member_search import MemberSearchMixin
+from vbaproject.admin.scale import values_filter
 from vbaproject.admin.sites import register
 
 from .models import CareCase, CareCaseClinicalTrial

@@ -19,7 +19,8 @@ class ClaimPromptPayAdmin(EntityAdmin):
     list_filter = ["prompt_Pay_Duration_Type"]
     search_fields = ["=claimPromptPay_Key", "^group_ID", "^division_ID", "^plan_ID", "^tax_ID"]
     search_help_text = "Prompt-pay key, group, division, plan or tax ID."
-    ordering = ["group_ID", "division_ID", "plan_ID", "tax_ID"]
+    # The key breaks ties: the whole order is the promptpay_admin_order index's.
+    ordering = ["group_ID", "division_ID", "plan_ID", "tax_ID", "claimPromptPay_Key"]
     sections = [
         ("Applies to", ["group_ID", "division_ID", "plan_ID", "tax_ID"]),
         ("Prompt pay", ["prompt_Pay_*"]),

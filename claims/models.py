@@ -85,6 +85,11 @@ class ClaimPromptPay(models.Model):
             ),
             SortIndex(fields=["tax_ID", "claimPromptPay_Key"], name="promptpay_tax_id_sort"),
             SortIndex(fields=["update_Date", "claimPromptPay_Key"], name="promptpay_update_date_sort"),
+            # The admin list's order, the key last (claims/admin.py).
+            models.Index(
+                fields=["group_ID", "division_ID", "plan_ID", "tax_ID", "claimPromptPay_Key"],
+                name="promptpay_admin_order",
+            ),
         ]
         verbose_name = "claim prompt pay"
         verbose_name_plural = "claim prompt pays"

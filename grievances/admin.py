@@ -46,8 +46,9 @@ class GrievanceAdmin(MemberSearchMixin, GrievanceQueueMixin, EntityAdmin):
     ]
     search_help_text = "Key, member (S615226-01), subscriber, provider, patient account or call key."
     date_hierarchy = "grievance_Received"
-    # Open grievances first, then the newest received.
-    ordering = [IS_OPEN.desc(), F("grievance_Received").desc(nulls_last=True)]
+    # Open grievances first, then the newest received, then the newest key: exactly the order of
+    # the grievance_open_received index (grievances/models.py), so a page reads 50 index entries.
+    ordering = [IS_OPEN.desc(), F("grievance_Received").desc(nulls_last=True), F("grievance_Key").desc()]
     sections = [
         ("Grievance", ["grievance_Status", "grievance_Type", "grievance_Category", "grievance_Source"]),
         ("Member", ["subscriber_ID", "member_Seq", "patient_Account_Number", "provider_ID", "call_Key"]),

@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from vbaproject.db.admin_indexes import OrderIndex, PrefixIndex
 from vbaproject.db.indexes import SortIndex
 from vbaproject.record_labels import record_label
 
@@ -186,6 +187,22 @@ class Grievance(models.Model):
             SortIndex(fields=["resolution_Type", "grievance_Key"], name="grievance_resolution_type_sort"),
             SortIndex(fields=["update_Date", "grievance_Key"], name="grievance_update_date_sort"),
             models.Index(fields=["subscriber_ID", "member_Seq"], name="grieva_grievance_member_idx"),
+            # The admin (vbaproject.admin.scale, vbaproject.db.admin_indexes): its default order
+            # (open first, newest received, newest key), its source filter, its search by prefix
+            # of the IDs and by call key.
+            OrderIndex(
+                models.ExpressionWrapper(
+                    models.Q(grievance_Resolved__isnull=True), output_field=models.BooleanField()
+                ).desc(),
+                models.F("grievance_Received").desc(nulls_last=True),
+                models.F("grievance_Key").desc(),
+                name="grievance_admin_order",
+            ),
+            SortIndex(fields=["grievance_Source", "grievance_Key"], name="grievance_source_sort"),
+            PrefixIndex(field="subscriber_ID", name="grievance_subscriber_prefix"),
+            PrefixIndex(field="provider_ID", name="grievance_provider_prefix"),
+            PrefixIndex(field="patient_Account_Number", name="grievance_patient_acct_prefix"),
+            models.Index(fields=["call_Key"], name="grievance_call_key_idx"),
         ]
 
     def __str__(self):

@@ -39,7 +39,7 @@ def export(client, model, records):
         url, {"action": "export_csv", "_selected_action": [str(r.pk) for r in records], "index": "0"}
     )
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode(), newline="")))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
