@@ -133,7 +133,10 @@ def page_query(queries, table):
 PAGES = [
     (Grievance, "", "the changelist"),
     (Grievance, "?grievance_Status__exact=OPEN", "a filter"),
-    (Grievance, "?state=open", "open or resolved"),
+    # The open queue sorts by due date, which no index can hold (the limits are settings); it
+    # stays cheap because the open set is small in practice: tests/test_grievance_queue.py checks
+    # its plan with a realistic open share. Here a third of the rows are open, so: resolved.
+    (Grievance, "?state=resolved", "open or resolved"),
     (Grievance, "?grievance_Received__year={year}", "a year"),
     (Grievance, "?grievance_Received__year={year}&grievance_Received__month={month}", "a month"),
     (Auth, "", "the changelist"),
