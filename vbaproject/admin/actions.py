@@ -109,11 +109,13 @@ def _copy_blocks(model, queryset):
     csv.writer(header, lineterminator="\r\n").writerow([f.name for f in fields])
     yield header.getvalue().encode()
     connection = connections[queryset.db]
-    quote = connection.ops.quote_name
     inner = queryset.values_list(*(f.attname for f in fields))
     sql, params = inner.query.get_compiler(connection=connection).as_sql()
-    columns = ", ".join(copy_column(f, "rows." + quote(f.model_field.column)) for f in fields)
-    copy_sql = f"COPY (SELECT {columns} FROM ({sql}) rows) TO STDOUT (FORMAT csv)"
+    # The subquery's columns are named by position: Django may label a foreign key's column by
+    # its attname (case_Key_id), or join another table with a column of the same name.
+    aliases = ", ".join(f"c{i}" for i in range(len(fields)))
+    columns = ", ".join(copy_column(f, f"rows.c{i}") for i, f in enumerate(fields))
+    copy_sql = f"COPY (SELECT {columns} FROM ({sql}) AS rows({aliases})) TO STDOUT (FORMAT csv)"
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL statement_timeout = {EXPORT_STATEMENT_TIMEOUT_MS}")
         with cursor.cursor.copy(copy_sql, params or None) as copy:
