@@ -138,7 +138,7 @@ def upsert_batch(model, items, user, now=None, release_items=False, create_only=
     chunk = ()  # only the chunk being written is kept: the rows of those written are freed
     try:
         for chunk in chunks:
-            chunk = _check_references(spec, fields, chunk, results)
+            chunk = _checked_references(connection, spec, fields, chunk, results)
             writes.write(chunk)
     except WriteCutShort as exc:
         if not (writes.committed or done):
@@ -240,6 +240,20 @@ def _check_references(spec, fields, valid, results):
                 results[occ.index] = ItemOutcome(occ.index, occ.key or 0, Outcome.INVALID, message)
         valid = kept
     return valid
+
+
+def _checked_references(connection, spec, fields, valid, results):
+    """``_check_references``, its reads cut short as the writes are: between two chunks a lost
+    connection or a timeout must answer the committed items as written, not fail the request."""
+    try:
+        return _check_references(spec, fields, valid, results)
+    except DatabaseError as exc:
+        kind = classify(connection, connection.connection, exc)
+        if kind is TOO_SLOW:
+            raise DatabaseTooSlow(str(exc)) from exc
+        if kind is LOST:
+            raise DatabaseUnavailable(str(exc)) from exc
+        raise
 
 
 # How a database error is answered (README, *When a call fails*).
