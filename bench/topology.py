@@ -34,11 +34,9 @@ import argparse
 import base64
 import contextlib
 import http.client
-import importlib.util
 import io
 import json
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -50,34 +48,12 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+from deploy import topology
+
 HEALTHY, STALLED = "acme", "globex"
 TARGET_P99_S = 1.0
 BATCH = "/vbasoftware/grievances-batch"
 LIST = "/vbasoftware/grievances?pageSize=20"
-
-
-def load_topology():
-    spec = importlib.util.spec_from_file_location("vba_deploy_topology", ROOT / "deploy" / "topology.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-topology = load_topology()
-
-
-def free_ports(count):
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def call(port, method, path, body=None, headers=None, timeout=60.0):
@@ -111,7 +87,7 @@ def measure(args, cap, run_name):
     """Bring the topology up with ``max_requests`` = ``cap``, stall one tenant, send the load."""
     workdir = Path(tempfile.mkdtemp(prefix="vba-bench-topology-"))
     workdir.chmod(0o755)  # nginx's workers and PgBouncer run as nobody when run as root
-    nginx_port, pgbouncer_port, *gunicorn_ports = free_ports(4)
+    nginx_port, pgbouncer_port, *gunicorn_ports = topology.free_ports(4)
     # fmt: off
     options = topology.parse_args([
         "--workdir", str(workdir), "--pg-url", args.postgres,

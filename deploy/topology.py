@@ -18,9 +18,9 @@ state.json (pids, ports, names, the demo API key). The databases and the role ar
 prefix `vba_topo_`. nginx and PgBouncer are Debian's binaries, run by this script as its own
 processes (never as system services); when run as root, their workers drop to `nobody`.
 
-tests/test_topology.py and bench/topology.py import this file and call `parse_args`, `up`,
-`kill_instance`, `restart` and `down` with their own ports, work directory and prefix, so they
-run beside a developer's `make topology`.
+tests/test_topology.py and bench/topology.py import this file (``from deploy import topology``)
+and call `free_ports`, `parse_args`, `up`, `kill_instance`, `restart` and `down` with their own
+ports, work directory and prefix, so they run beside a developer's `make topology`.
 """
 
 import argparse
@@ -86,6 +86,20 @@ def render(template_path, values):
         pos = end + 2
     out.append(text[pos:])
     return "".join(out)
+
+
+def free_ports(count):
+    """``count`` distinct loopback ports nothing listens on (all bound at once, then released)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((LOOPBACK, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def port_open(port, host=LOOPBACK, timeout=0.5):

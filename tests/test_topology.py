@@ -22,7 +22,6 @@ and is skipped without them except in CI (``CI`` set), where it fails.
 import base64
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import shutil
@@ -37,9 +36,10 @@ import psycopg
 import pytest
 from django.db import connections
 
+from deploy import topology
+
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("VBA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CLIENTS = ("acme", "globex")
 # Low on purpose, so the throttle test is short: 40 requests at once per API key, then 2/s
@@ -50,34 +50,10 @@ BATCH = "/vbasoftware/grievances-batch"
 LIST = "/vbasoftware/grievances?pageSize=5"
 
 
-def load_topology():
-    spec = importlib.util.spec_from_file_location("vba_deploy_topology", ROOT / "deploy" / "topology.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-topology = load_topology()
-
-
 def unavailable(reason):
     if os.environ.get("CI"):
         pytest.fail(f"{reason}, and CI requires the topology test (.ci/run installs it)")
     pytest.skip(reason)
-
-
-def free_ports(count):
-    """``count`` distinct ports nothing listens on (all bound at once, then released)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def superuser_url():
@@ -207,7 +183,7 @@ def dump_logs(workdir):
 
 
 def topology_args(workdir):
-    nginx_port, pgbouncer_port, *gunicorn_ports = free_ports(4)
+    nginx_port, pgbouncer_port, *gunicorn_ports = topology.free_ports(4)
     # fmt: off
     return topology.parse_args([
         "--workdir", str(workdir), "--pg-url", superuser_url(),
