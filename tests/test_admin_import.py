@@ -279,3 +279,47 @@ def test_importing_needs_add_and_change_and_the_database(existing):
     client.force_login(other)
     assert client.post(preview_url, {"on_error": "skip"}).status_code == 302
     assert PendingImport.objects.count() == 1
+
+
+def test_an_apply_the_database_stopped_before_writing_keeps_the_upload(clerk, existing, monkeypatch):
+    from vbaproject.admin import imports
+    from vbaproject.engine.outcomes import DatabaseUnavailable
+
+    before = grievances()
+    preview_url = upload(clerk, csv_file(three_rows(existing)))["Location"]
+    real = imports.upsert_batch
+
+    def unreachable(*args, **kwargs):
+        raise DatabaseUnavailable("connection refused")
+
+    monkeypatch.setattr(imports, "upsert_batch", unreachable)
+    failed = clerk.post(preview_url, {"on_error": "skip"})
+    assert failed.status_code == 503
+    assert "nothing was written" in failed.content.decode()
+    assert f'href="{preview_url}"' in failed.content.decode()  # try again: the same page
+    assert grievances().keys() == before.keys() and PendingImport.objects.count() == 1
+    monkeypatch.setattr(imports, "upsert_batch", real)
+    again = clerk.post(preview_url, {"on_error": "skip"})
+    assert [(n, s) for n, s, _ in preview_rows(again)] == [(2, 201), (3, 200), (4, 400)]
+    assert not PendingImport.objects.exists()
+
+
+def test_an_apply_cut_short_part_way_says_so_row_by_row(clerk, existing, monkeypatch):
+    from vbaproject.admin import imports
+    from vbaproject.engine.outcomes import ItemOutcome, Outcome
+
+    preview_url = upload(clerk, csv_file(three_rows(existing)))["Location"]
+    real = imports.upsert_batch
+
+    def cut_short_after_the_first(model, items, user):
+        written = real(model, items[:1], user=user)
+        lost = [ItemOutcome(1, existing.pk, Outcome.UNKNOWN), ItemOutcome(2, 0, Outcome.NOT_WRITTEN)]
+        return [*written, *lost]
+
+    monkeypatch.setattr(imports, "upsert_batch", cut_short_after_the_first)
+    result = clerk.post(preview_url, {"on_error": "skip"})
+    page = result.content.decode()
+    assert result.status_code == 503
+    assert [(n, s) for n, s, _ in preview_rows(result)] == [(2, 201), (3, 503), (4, 503)]
+    assert "partly applied" in page and 'id="vba-import-cut-short"' in page and "is applied" not in page
+    assert "With errors, not written: <strong>0</strong>" in page

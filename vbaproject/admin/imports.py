@@ -27,7 +27,10 @@ dependency. The CSV export stays ``vbaproject.admin.actions``.
 The uploaded file is kept server-side between preview and apply (``PendingImport``, in the
 control database, so any app host serves the apply), keyed by a random token and tied to the
 user, the database and the entity; the apply takes it (deletes it) before writing, so the same
-upload is never applied twice, and a client never posts the rows back. Limits: the file's size
+upload is never applied twice, and a client never posts the rows back. An apply the database
+stopped before anything was written (``WriteCutShort``) puts it back, to be tried again; one
+cut short part-way answers *partly applied*, each row with its own outcome (``NOT_WRITTEN``,
+``UNKNOWN``), rather than rewriting the rows that were. Limits: the file's size
 (``VBA_IMPORT_MAX_BYTES``, under the admin's request-body limit) and its rows
 (``VBA_BATCH_MAX_ITEMS``, as a batch). Importing needs the add and change permissions on the
 entity, and the database (the site's rule).
@@ -60,7 +63,7 @@ from django.utils import timezone
 
 from vbaproject.admin.actions import FORMULA_STARTS
 from vbaproject.engine.options import BatchOptions, upsert_with_options
-from vbaproject.engine.outcomes import ItemOutcome, Outcome, WriteCutShort
+from vbaproject.engine.outcomes import RETRY_LATER, ItemOutcome, Outcome, WriteCutShort
 from vbaproject.engine.upsert import upsert_batch
 from vbaproject.spec.entities import FieldKind, entity_spec
 from vbaproject.spec.validation import asks_for_a_key, key_as_sent
@@ -302,7 +305,9 @@ def run_import(model, parsed, username, options):
 
 
 def summary(results):
-    counts = {"created": 0, "updated": 0, "failed": 0, "not_applied": 0}
+    """How many rows had each outcome; ``cut_short``: rows the database's loss left not written,
+    or not known to be (the engine's ``NOT_WRITTEN`` and ``UNKNOWN``), which are no row's error."""
+    counts = {"created": 0, "updated": 0, "failed": 0, "not_applied": 0, "cut_short": 0}
     for result in results:
         kind = result.outcome.kind
         if kind is Outcome.CREATED:
@@ -311,6 +316,8 @@ def summary(results):
             counts["updated"] += 1
         elif kind is Outcome.NOT_APPLIED:
             counts["not_applied"] += 1
+        elif kind in RETRY_LATER:
+            counts["cut_short"] += 1
         else:
             counts["failed"] += 1
     return counts
@@ -407,6 +414,13 @@ class ImportMixin:
             created__gte=timezone.now() - PENDING_FOR,
         )
 
+    def _cut_short(self, request, title, exc, pending):
+        """The page of a preview or apply the database stopped before anything was written; the
+        upload is still pending, so *Try again* is this page."""
+        context = self._context(request, title, step="failed", error=exc.detail, file_name=pending.file_name)
+        context["retry_url"] = request.path
+        return self._render(request, "admin/vba_import_result.html", context, status=503)
+
     def import_view(self, request):
         """Upload: the file is read (a file that cannot be imported is refused here), kept, and
         the preview shown."""
@@ -464,38 +478,28 @@ class ImportMixin:
                 try:
                     results = run_import(self.model, parsed, username, options)
                 except WriteCutShort as exc:
-                    context = self._context(
-                        request,
-                        f"Import {noun}: not applied",
-                        step="failed",
-                        error=exc.detail,
-                        file_name=pending.file_name,
-                    )
-                    return self._render(request, "admin/vba_import_result.html", context, status=503)
+                    # Nothing was written: the upload is put back, for this page to apply it again.
+                    pending.save(force_insert=True)
+                    return self._cut_short(request, f"Import {noun}: not applied", exc, pending)
+                counts = summary(results)
                 context = self._context(
                     request,
-                    f"Import {noun}: applied",
+                    f"Import {noun}: {'partly applied' if counts['cut_short'] else 'applied'}",
                     step="applied",
                     results=results,
-                    counts=summary(results),
+                    counts=counts,
                     file_name=pending.file_name,
                     all_or_none=options.all_or_none,
                     change_view=f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
                 )
-                return self._render(request, "admin/vba_import_result.html", context)
+                status = 503 if counts["cut_short"] else 200
+                return self._render(request, "admin/vba_import_result.html", context, status=status)
         else:
             form = ApplyForm()
         try:
             results = run_import(self.model, parsed, username, BatchOptions(validate_only=True))
         except WriteCutShort as exc:
-            context = self._context(
-                request,
-                f"Import {noun}: preview",
-                step="failed",
-                error=exc.detail,
-                file_name=pending.file_name,
-            )
-            return self._render(request, "admin/vba_import_result.html", context, status=503)
+            return self._cut_short(request, f"Import {noun}: preview", exc, pending)
         context = self._context(
             request,
             f"Import {noun}: preview",
