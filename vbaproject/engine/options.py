@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from django.db import DatabaseError, connections, router, transaction
 
 from vbaproject.engine.outcomes import DatabaseUnavailable, ItemOutcome, Outcome, partly_written
-from vbaproject.engine.upsert import LOST, _txid_status, classify
+from vbaproject.engine.upsert import LOST, classify, txid_status
+from vbaproject.history.context import recorded_transaction
 from vbaproject.spec.entities import entity_spec
 from vbaproject.spec.validation import asks_for_a_key, key_as_sent
 
@@ -80,14 +81,10 @@ def upsert_with_options(model, items, options, write):
     sent = [key_as_sent(item, key_field) for item in items] if options.all_or_none else None
     alias = router.db_for_write(model)
     connection = connections[alias]
-    txid = None
+    tx = None
     failed = committing = False
     try:
-        with transaction.atomic(using=alias):
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT txid_current()")
-                    txid = cursor.fetchone()[0]
+        with recorded_transaction(alias) as tx:
             outcomes = write()
             if partly_written(outcomes):
                 # "Written" meant "released as a savepoint": nothing is committed.
@@ -97,11 +94,11 @@ def upsert_with_options(model, items, options, write):
                 transaction.set_rollback(True, using=alias)
             committing = True
     except DatabaseError as exc:  # at COMMIT: the items were all written, or none was
-        if not committing or classify(connection, connection.connection, exc) is not LOST:
+        if not committing or classify(connection, tx.raw, exc) is not LOST:
             raise
-        status = _txid_status(connection, txid)
+        status = txid_status(connection, tx.txid)
         logger.warning(
-            "connection lost during a batch's outer COMMIT (%s); transaction %s: %s", exc, txid, status
+            "connection lost during a batch's outer COMMIT (%s); transaction %s: %s", exc, tx.txid, status
         )
         if status == "aborted":
             raise DatabaseUnavailable(str(exc)) from exc

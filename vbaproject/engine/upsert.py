@@ -293,7 +293,7 @@ def classify(connection, raw, exc):
     return REJECTED
 
 
-def _txid_status(connection, txid):
+def txid_status(connection, txid):
     """``committed``, ``aborted`` or ``None`` (unknown): the fate of transaction ``txid``,
     asked on a fresh connection, as its own may have died during COMMIT."""
     if txid is None:
@@ -393,7 +393,7 @@ class _ChunkWriter:
 
     def _after_lost_commit(self, tx, outcomes, exc):
         """The connection died during COMMIT: ask whether it committed, then stop the request."""
-        status = _txid_status(self.connection, tx.txid)
+        status = txid_status(self.connection, tx.txid)
         logger.warning(
             "connection lost during COMMIT (%s); transaction %s: %s", exc, tx.txid, status or "unknown"
         )
