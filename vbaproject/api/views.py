@@ -251,6 +251,8 @@ class EntityViewSet(VbaViewSet):
     def journaled(self, journal, delete):
         """``delete()``'s outcomes, recorded in ``journal`` in the deletes' own transaction; or,
         when an earlier attempt recorded them, those."""
+        if journal is NO_JOURNAL:
+            return delete()  # its own recorded transaction; no outer one (and savepoint) needed
         if journal.done:
             return [journal.done[index] for index in range(len(journal.done))]
         database = router.db_for_write(self.model)
