@@ -141,10 +141,13 @@ class GrievanceQueueMixin:
     def save_model(self, request, obj, form, change):
         """One status model on the form too: a resolved date typed in with an open status saves
         the status RESOLVED with it (and says so)."""
-        if obj.grievance_Resolved is not None and normal_code(obj.grievance_Status) not in CLOSED_STATUSES:
+        status = normal_code(obj.grievance_Status)
+        resolves = obj.grievance_Resolved is not None and status not in CLOSED_STATUSES
+        if resolves:
             obj.grievance_Status = RESOLVED_STATUS
+        super().save_model(request, obj, form, change)
+        if resolves:  # said once saved: a save that fails leaves no message for the next page
             self.message_user(request, "The grievance has a resolved date: its status is now RESOLVED.")
-        return super().save_model(request, obj, form, change)
 
     def get_queryset(self, request):
         return with_due(super().get_queryset(request))

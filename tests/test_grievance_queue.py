@@ -355,6 +355,34 @@ def test_a_resolved_date_typed_into_the_form_resolves_the_status_too(client, sup
 
 
 @pytestmark_db
+def test_a_form_save_that_fails_leaves_no_resolved_message(client, superuser, monkeypatch):
+    from django.db import OperationalError
+
+    from tests.test_admin import form_data
+    from vbaproject.admin import base
+
+    one = grievance(timezone.now() - 3 * DAY, status="PENDING")
+    page = client.get(admin_url("change", one.pk))
+    resolved = timezone.now().replace(microsecond=0)
+    data = form_data(
+        page,
+        grievance_Resolved_0=resolved.date().isoformat(),
+        grievance_Resolved_1=resolved.strftime("%H:%M:%S"),
+        _continue="1",
+    )
+
+    def lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(base, "save_record", lost)
+    client.raise_request_exception = False
+    assert client.post(admin_url("change", one.pk), data).status_code == 500
+    assert "its status is now RESOLVED" not in client.get(admin_url("change", one.pk)).content.decode()
+    with using_client_database("demo"):
+        assert Grievance.objects.get(pk=one.pk).grievance_Status == "PENDING"
+
+
+@pytestmark_db
 def test_resolving_needs_the_change_permission(client):
     from django.contrib.auth.models import Permission
 
