@@ -175,6 +175,17 @@ def test_a_backend_terminated_while_its_insert_waits_is_answered_truthfully(api,
     assert_tells_the_truth(items, status, headers, body, CHUNK)
 
 
+def put_while_locked(server, items, api):
+    """(status, headers, body, seconds) of the batch ``items`` PUT while ``holding_lock()`` holds."""
+    holder = holding_lock()
+    try:
+        started = time.monotonic()
+        status, headers, body = server.request("PUT", ROUTE, items, api.headers())
+        return status, headers, body, time.monotonic() - started
+    finally:
+        holder.close()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
 def test_a_lock_held_is_answered_after_the_lock_timeout(api, tmp_path):
@@ -183,13 +194,7 @@ def test_a_lock_held_is_answered_after_the_lock_timeout(api, tmp_path):
     server_env.update(postgres_test_env(demo={"lock_timeout": 1}))
     with running_gunicorn(server_env) as server:
         items = batch("L")
-        holder = holding_lock()
-        try:
-            started = time.monotonic()
-            status, headers, body = server.request("PUT", ROUTE, items, api.headers())
-            elapsed = time.monotonic() - started
-        finally:
-            holder.close()
+        status, headers, body, elapsed = put_while_locked(server, items, api)
         assert_tells_the_truth(items, status, headers, body, 0)
         assert elapsed < 20, f"answered after {elapsed:.1f} s"
 
@@ -213,13 +218,7 @@ def test_a_slow_statement_is_answered_after_the_statement_timeout(api):
     server_env.update(postgres_test_env(demo={"lock_timeout": 0, "statement_timeout": 1}))
     with running_gunicorn(server_env) as server:
         items = batch("S")
-        holder = holding_lock()
-        try:
-            started = time.monotonic()
-            status, headers, body = server.request("PUT", ROUTE, items, api.headers())
-            elapsed = time.monotonic() - started
-        finally:
-            holder.close()
+        status, headers, body, elapsed = put_while_locked(server, items, api)
         assert_tells_the_truth(items, status, headers, body, 0)
         assert elapsed < 20, f"answered after {elapsed:.1f} s"
 
@@ -233,13 +232,7 @@ def test_the_request_deadline_answers_before_gunicorn_kills_the_worker(api):
     server_env.update(postgres_test_env(demo={"lock_timeout": 0, "statement_timeout": 0}))
     with running_gunicorn(server_env, timeout=10) as server:
         items = batch("D")
-        holder = holding_lock()
-        try:
-            started = time.monotonic()
-            status, headers, body = server.request("PUT", ROUTE, items, api.headers())
-            elapsed = time.monotonic() - started
-        finally:
-            holder.close()
+        status, headers, body, elapsed = put_while_locked(server, items, api)
         assert_tells_the_truth(items, status, headers, body, 0)
         assert elapsed < 10, f"answered after {elapsed:.1f} s"
         assert server.worker_timeouts() == 0, server.log()
