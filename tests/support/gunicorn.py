@@ -66,7 +66,8 @@ class GunicornServer:
         return answer.status_code, answer.headers, parsed
 
 
-def _stop(process, timeout=20):
+def stop_process(process, timeout=20):
+    """SIGTERM ``process`` and wait; SIGKILL it if it has not ended within ``timeout`` s."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -112,7 +113,7 @@ def running_gunicorn(env, workers=2, worker_class="sync", threads=1, timeout=30,
         server = _wait_until_up(process, log_path, workers, start_timeout)
         yield server
     finally:
-        _stop(process)
+        stop_process(process)
         log_path.unlink(missing_ok=True)
 
 

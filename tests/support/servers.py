@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tests.support.gunicorn import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SITE_USER, SITE_PASSWORD = "site-user", "a-site-password-7"
@@ -29,16 +30,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _stop(process, timeout=15):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
 
 
 class RedisServer:
@@ -93,7 +84,7 @@ class RedisServer:
 
     def stop(self):
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process, timeout=15)
             self.process = None
 
 
