@@ -8,13 +8,13 @@ down with it. Code on the request path therefore calls the cache through ``share
 
     from vbaproject.cache_outage import shared_cache
 
-    count = shared_cache(lambda cache: cache.incr(key), fallback=lambda cache: cache.incr(key))
+    count = shared_cache(lambda cache: cache.incr(key))
 
 ``operation(cache)`` runs against the default cache; when the cache fails, or failed less than
-``RETRY_SECONDS`` ago, ``fallback(local)`` runs instead against ``local_cache()``, a
-local-memory cache of this process (``LocMemCache``: atomic ``add``/``incr`` under its lock).
-Limits kept there are per process: with N processes a limit admits up to N times as much while
-Redis is down, which is the price of answering at all.
+``RETRY_SECONDS`` ago, ``fallback(local)`` (by default ``operation`` itself) runs instead against
+``local_cache()``, a local-memory cache of this process (``LocMemCache``: atomic ``add``/``incr``
+under its lock). Limits kept there are per process: with N processes a limit admits up to N
+times as much while Redis is down, which is the price of answering at all.
 
 Why a circuit breaker rather than trying Redis on every request: a Redis that is unreachable
 (rather than refusing connections) costs a connect timeout per call; a breaker pays it once per
@@ -103,7 +103,6 @@ class _Breaker:
                 return
             logger.info("cache %r is available again after %.1f s", alias, time.monotonic() - self.down_since)
             self.down_since = None
-            self.probing = False
 
 
 _breakers = {}
@@ -138,8 +137,9 @@ def _on_setting_changed(setting, **kwargs):
 setting_changed.connect(_on_setting_changed)
 
 
-def shared_cache(operation, fallback, alias="default"):
-    """``operation(cache)`` on the cache ``alias``; ``fallback(local_cache())`` while it is down."""
+def shared_cache(operation, fallback=None, alias="default"):
+    """``operation(cache)`` on the cache ``alias``; ``fallback(local_cache())`` while it is down
+    (``operation`` itself when no ``fallback`` is given: the same algorithm, counted per process)."""
     breaker = _breaker(alias)
     if breaker.may_try():
         try:
@@ -152,7 +152,7 @@ def shared_cache(operation, fallback, alias="default"):
         else:
             breaker.succeeded(alias)
             return result
-    return fallback(_local)
+    return (fallback or operation)(_local)
 
 
 def check(alias="default"):

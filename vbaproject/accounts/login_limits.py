@@ -68,12 +68,6 @@ class LoginLimited(Exception):
         return math.ceil(self.retry_after / 60)
 
 
-def _cached(operation):
-    """``operation(cache)`` on the shared cache, or on this process's stand-in while it is down
-    (``vbaproject.cache_outage``: a warning when an outage begins)."""
-    return shared_cache(operation, fallback=operation)
-
-
 def _count(store, key, window, now):
     """One more on the counter ``key`` (created with its start time); (count, window start)."""
     for _ in range(3):
@@ -134,7 +128,7 @@ class Attempt:
             if self.address_key:
                 _give_back(store, self.address_key)
 
-        _cached(clear)
+        shared_cache(clear)
 
 
 def begin_attempt(request, username):
@@ -161,7 +155,7 @@ def begin_attempt(request, username):
                 _give_back(store, key)
         return over
 
-    over = _cached(count)
+    over = shared_cache(count)
     if over:
         raise LoginLimited(max(1, math.ceil(max(over) + window - now)))
     counted = {key for key, _ in limits}

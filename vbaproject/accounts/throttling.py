@@ -79,7 +79,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         def admit(cache):
             return self._admit(cache, prefix, rate, burst, now)
 
-        admitted, self._wait = shared_cache(admit, fallback=admit)
+        admitted, self._wait = shared_cache(admit)
         return admitted
 
     def _admit(self, cache, prefix, rate, burst, now):
