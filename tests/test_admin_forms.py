@@ -172,6 +172,23 @@ def test_codes_are_saved_in_upper_case_and_suggest_the_values_in_use(client, sup
     assert fetch(Grievance, key).resolution_Type == "upheld"
 
 
+def test_a_form_opens_without_suggestions_when_reading_them_fails(client, superuser, monkeypatch):
+    from django.core.cache import cache
+    from django.db import connections
+
+    from vbaproject.admin import scale
+
+    def failing(queryset, name, limit):
+        with connections[queryset.db].cursor() as cursor:
+            cursor.execute("SELECT * FROM vba_no_such_table")  # a failed statement (PostgreSQL: aborts)
+
+    cache.clear()
+    monkeypatch.setattr(scale, "distinct_values", failing)
+    grievance = make_record(Grievance, "demo", grievance_Status="OPEN")
+    page = client.get(admin_url(Grievance, "change", grievance.pk))
+    assert page.status_code == 200 and 'name="grievance_Status"' in page.content.decode()
+
+
 def test_times_are_entered_flexibly_and_date_only_facts_are_days(client, superuser):
     page = client.get(admin_url(Auth, "add"))
     response = client.post(

@@ -34,7 +34,7 @@ from django.contrib import admin
 from django.contrib.admin import widgets as admin_widgets
 from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import DatabaseError, models
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -94,10 +94,13 @@ def values_in_use(model, name):
         return found
     queryset = model._default_manager.all()
     try:
-        values = distinct_values(queryset, name, limit=SUGGESTIONS_LIMIT)
-        if values is None:
-            newest = queryset.order_by(f"-{model._meta.pk.name}").values_list(name, flat=True)
-            values = list(newest[:SUGGESTIONS_SAMPLE])
+        # A savepoint: the change form is built inside the admin's transaction, which a failed
+        # statement would otherwise leave aborted (PostgreSQL) for the rest of the page.
+        with transaction.atomic(using=queryset.db):
+            values = distinct_values(queryset, name, limit=SUGGESTIONS_LIMIT)
+            if values is None:
+                newest = queryset.order_by(f"-{model._meta.pk.name}").values_list(name, flat=True)
+                values = list(newest[:SUGGESTIONS_SAMPLE])
     except DatabaseError:
         return []  # suggestions are a convenience: a form still opens without them
     found = sorted({labels.normalise_code(v) for v in values if v not in (None, "")})[:SUGGESTIONS_LIMIT]
