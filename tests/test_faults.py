@@ -19,6 +19,7 @@ import pytest
 from django.db import connections
 
 from grievances.models import Grievance
+from tests.support.factories import make_record
 from tests.support.gunicorn import database_url, postgres_test_env, running_gunicorn
 from tests.support.pgproxy import PostgresProxy
 from vbaproject.db.config import ImproperClientDatabases, parse_client_databases
@@ -127,6 +128,39 @@ def test_a_commit_whose_answer_is_lost_is_asked_about(api, commit, written):
                 assert_tells_the_truth(items, status, headers, body, written)
     finally:
         proxy.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "demo", "other"])
+@pytest.mark.parametrize("route", ["one", "batch"])
+def test_a_delete_whose_commit_answer_is_lost_is_answered_as_done(api, route):
+    """The server commits a delete and the answer is lost: asked about, it committed, so the
+    client is told the records are deleted (a 503 would send it to retry into a 404)."""
+    keys = [make_record(Grievance, "demo").pk for _ in range(3)]
+    demo = connections["demo"].settings_dict
+    proxy = PostgresProxy(demo["HOST"] or "127.0.0.1", int(demo["PORT"] or 5432))
+    try:
+        server_env = env()
+        server_env["VBA_DATABASES"] = json.dumps(
+            {"demo": proxy.url_through(demo), "other": database_url(connections["other"].settings_dict)}
+        )
+        with running_gunicorn(server_env) as server:
+            proxy.lose_commit_answer(1)
+            if route == "one":
+                status, _, body = server.request(
+                    "DELETE", f"/vbasoftware/grievances/{keys[0]}", None, api.headers()
+                )
+                assert status == 200, body
+                gone = keys[:1]
+            else:
+                sent = [{"grievance_Key": key} for key in keys]
+                status, _, body = server.request("DELETE", ROUTE, sent, api.headers())
+                assert status == 207 and [r["status"] for r in body["data"]] == [200] * 3, body
+                gone = keys
+            assert proxy.lost.is_set(), "no COMMIT answer was lost"
+    finally:
+        proxy.close()
+    assert not set(gone) & set(table())
 
 
 def holding_lock():
